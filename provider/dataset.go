@@ -1,0 +1,134 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"io"
+	"time"
+)
+
+// DataStore stores immutable, versioned datasets.
+//
+// Every method may be called concurrently. Returned *DatasetInfo values are
+// never nil when err is nil and belong to the caller.
+type DataStore interface {
+	// PutDataset stores a new version. It reads req.Content to io.EOF and then
+	// commits the version with req.Content.Digest() and req.Content.Size(),
+	// so that a version is never visible before all its bytes are stored.
+	//
+	// Errors: AlreadyExists if req.Name at req.Version exists (whatever its
+	// bytes); InvalidArgument if req.Region is not one of the provider's
+	// regions; the error of req.Content's Read, unchanged, if reading fails.
+	// After any error no version is visible and no partial data remains.
+	PutDataset(ctx context.Context, req *PutDatasetRequest) (*DatasetInfo, error)
+
+	// GetDataset returns one version. Errors: NotFound.
+	GetDataset(ctx context.Context, name, version string) (*DatasetInfo, error)
+
+	// ListDatasets returns the versions of the named dataset, or of every
+	// dataset when name is empty, ordered by name and then by creation time.
+	// An unknown name gives an empty list, not an error.
+	ListDatasets(ctx context.Context, name string) ([]*DatasetInfo, error)
+
+	// OpenDataset opens a version for reading. The reader returns exactly the
+	// stored bytes; it does not verify them (mlops does). Errors: NotFound.
+	OpenDataset(ctx context.Context, name, version string) (io.ReadCloser, error)
+
+	// UpdateDatasetMetadata merges md into a version's metadata (an empty
+	// value deletes a key). When ifMatch is not empty it must equal the
+	// version's ETag. Errors: NotFound; Conflict if ifMatch is stale.
+	UpdateDatasetMetadata(ctx context.Context, name, version string, md map[string]string, ifMatch string) (*DatasetInfo, error)
+
+	// DeleteDataset deletes a version. Errors: NotFound.
+	DeleteDataset(ctx context.Context, name, version string) error
+}
+
+// PutDatasetRequest is a resolved request to store a dataset version.
+type PutDatasetRequest struct {
+	Name, Version string
+	Region        string
+	// Metadata is stored with the version verbatim (classification,
+	// residency constraint and provenance live here).
+	Metadata map[string]string
+	// Content is the bytes. Drivers read it to io.EOF.
+	Content *Content
+}
+
+// DatasetInfo describes a stored dataset version.
+type DatasetInfo struct {
+	Name, Version string
+	Region        string
+	// URI locates the bytes in the provider's own terms (a blob URL, an
+	// object path); it never carries a credential.
+	URI string
+	// Digest is "sha256:" followed by the lower-case hex SHA-256 of the bytes.
+	Digest   string
+	Size     int64
+	Metadata map[string]string
+	Created  time.Time
+	// ETag changes whenever the metadata changes.
+	ETag string
+}
+
+// Content is the byte stream of a dataset version. It computes SHA-256 and
+// counts bytes as it is read, so the digest costs no second pass, and reports
+// progress to an optional callback.
+type Content struct {
+	r        io.Reader
+	h        hash.Hash
+	n        int64
+	eof      bool
+	progress func(int64)
+}
+
+// NewContent wraps r. progress, when not nil, is called after each read with
+// the number of bytes read so far.
+func NewContent(r io.Reader, progress func(n int64)) *Content {
+	return &Content{r: r, h: sha256.New(), progress: progress}
+}
+
+// Read reads from the underlying reader, hashing what it returns.
+func (c *Content) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.h.Write(p[:n])
+		c.n += int64(n)
+		if c.progress != nil {
+			c.progress(c.n)
+		}
+	}
+	if err == io.EOF {
+		c.eof = true
+	}
+	return n, err
+}
+
+// Size returns the number of bytes read so far.
+func (c *Content) Size() int64 { return c.n }
+
+// Done reports whether the underlying reader returned io.EOF.
+func (c *Content) Done() bool { return c.eof }
+
+// Digest returns "sha256:<hex>" of the bytes read so far; after Done it is the
+// digest of the whole content.
+func (c *Content) Digest() string { return DigestString(c.h.Sum(nil)) }
+
+// Drain reads the rest of the content, so that Digest covers all of it.
+func (c *Content) Drain() error {
+	if c.eof {
+		return nil
+	}
+	_, err := io.Copy(io.Discard, c)
+	return err
+}
+
+// DigestString formats a SHA-256 sum as Tideline writes digests.
+func DigestString(sum []byte) string {
+	const prefix = "sha256:"
+	buf := make([]byte, len(prefix)+hex.EncodedLen(len(sum)))
+	copy(buf, prefix)
+	hex.Encode(buf[len(prefix):], sum)
+	return string(buf)
+}

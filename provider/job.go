@@ -1,0 +1,134 @@
+package provider
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Trainer runs training jobs.
+//
+// Every method may be called concurrently. Job names are unique per provider
+// and chosen by the caller, which is what makes submission idempotent: the
+// mlops package derives the name from the caller's key or from the spec.
+type Trainer interface {
+	// SubmitJob creates and starts a job named spec.Name.
+	//
+	// Errors: AlreadyExists if a job with that name exists, in which case the
+	// returned *JobInfo is the existing job (so that the caller can compare
+	// specs without another round trip); InvalidArgument if spec.Region is
+	// not one of the provider's regions or the GPU request cannot be met
+	// there. After any other error no job exists.
+	SubmitJob(ctx context.Context, spec *JobSpec) (*JobInfo, error)
+
+	// GetJob returns a job's current state. Errors: NotFound.
+	GetJob(ctx context.Context, name string) (*JobInfo, error)
+
+	// ListJobs returns every job, ordered by creation time.
+	ListJobs(ctx context.Context) ([]*JobInfo, error)
+
+	// CancelJob asks a job to stop and returns its state after the request.
+	// Cancelling a job that already ended is not an error: the job is
+	// returned unchanged. Errors: NotFound.
+	CancelJob(ctx context.Context, name string) (*JobInfo, error)
+}
+
+// JobWatcher is an optional capability of a Trainer: waiting for a change
+// instead of polling.
+type JobWatcher interface {
+	// WatchJob blocks until the job's Revision differs from afterRevision,
+	// then returns the job. An empty afterRevision returns at once. It
+	// returns ctx.Err() when ctx ends first. Errors: NotFound.
+	WatchJob(ctx context.Context, name, afterRevision string) (*JobInfo, error)
+}
+
+// JobLogger is an optional capability of a Trainer: reading a job's logs.
+type JobLogger interface {
+	// JobLogs returns the job's log output so far. Errors: NotFound.
+	JobLogs(ctx context.Context, name string) (io.ReadCloser, error)
+}
+
+// JobSpec is a resolved training job: every dataset reference has become a
+// URI and a digest, every default has been applied.
+type JobSpec struct {
+	Name   string
+	Region string
+
+	// Image is a container image reference, pinned by digest when the
+	// policy requires it ("repo/image@sha256:...").
+	Image   string
+	Command []string
+	Args    []string
+	Env     map[string]string
+
+	// GPUType names the accelerator ("H100", "A100"); empty means any.
+	GPUType string
+	// GPUs is the number of GPUs per node.
+	GPUs int
+	// Nodes is the number of nodes; 1 for a single-node job.
+	Nodes int
+
+	Inputs []JobInput
+	// OutputURI is where the job writes its outputs; empty lets the provider
+	// choose.
+	OutputURI string
+
+	// MaxDuration bounds the run; zero means no bound.
+	MaxDuration time.Duration
+	// MaxRetries is how often a failed run is started again.
+	MaxRetries int
+
+	// Metadata is stored with the job verbatim (the spec digest that makes
+	// submission idempotent, the principal, residency facts).
+	Metadata map[string]string
+}
+
+// JobInput is one dataset a job reads.
+type JobInput struct {
+	// Name is how the job refers to the input (a mount or an environment
+	// variable name).
+	Name string
+	// URI and Digest locate and identify the bytes.
+	URI    string
+	Digest string
+	// Dataset and Version name the dataset in Tideline's terms.
+	Dataset, Version string
+}
+
+// JobState is where a job is in its life.
+type JobState string
+
+// The job states. A job moves Queued → Running → one of the terminal
+// states; it may go back from Running to Queued when a retry starts.
+const (
+	JobQueued    JobState = "Queued"
+	JobRunning   JobState = "Running"
+	JobSucceeded JobState = "Succeeded"
+	JobFailed    JobState = "Failed"
+	JobCanceled  JobState = "Canceled"
+)
+
+// Terminal reports whether s is a final state.
+func (s JobState) Terminal() bool {
+	return s == JobSucceeded || s == JobFailed || s == JobCanceled
+}
+
+// JobInfo is a job's state.
+type JobInfo struct {
+	// Spec is the spec the job was submitted with.
+	Spec JobSpec
+
+	State JobState
+	// Message says why the job is in its state (the failure, say).
+	Message string
+	// Progress is the reported fraction done, from 0 to 1.
+	Progress float64
+	// Attempts counts the runs started, retries included.
+	Attempts int
+	// OutputURI is where the outputs are; set once the job succeeded.
+	OutputURI string
+
+	Created, Started, Finished time.Time
+	// Revision changes whenever anything else in JobInfo changes.
+	Revision string
+}

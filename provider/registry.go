@@ -1,0 +1,91 @@
+package provider
+
+import (
+	"context"
+	"time"
+)
+
+// Registry stores model versions.
+//
+// Every method may be called concurrently. Versions are positive decimal
+// integers chosen by the caller; the mlops package picks the next one and
+// retries on AlreadyExists, so numbering stays monotonic under concurrency.
+type Registry interface {
+	// CreateModelVersion stores a new version. Errors: AlreadyExists if the
+	// version exists; InvalidArgument if spec.Region is not one of the
+	// provider's regions.
+	CreateModelVersion(ctx context.Context, spec *ModelVersionSpec) (*ModelVersionInfo, error)
+
+	// GetModelVersion returns one version. Errors: NotFound.
+	GetModelVersion(ctx context.Context, model, version string) (*ModelVersionInfo, error)
+
+	// ListModelVersions returns a model's versions in ascending numeric
+	// order. An unknown model gives an empty list.
+	ListModelVersions(ctx context.Context, model string) ([]*ModelVersionInfo, error)
+
+	// UpdateModelVersion changes the approval and merges tags and metadata
+	// (an empty value deletes a key). When upd.IfMatch is not empty it must
+	// equal the version's ETag. Errors: NotFound; Conflict if IfMatch is stale.
+	UpdateModelVersion(ctx context.Context, upd *ModelVersionUpdate) (*ModelVersionInfo, error)
+
+	// SetAlias points alias at version, atomically: readers see the old or
+	// the new version, never neither. Errors: NotFound if the version does not
+	// exist.
+	SetAlias(ctx context.Context, model, alias, version string) error
+
+	// DeleteAlias removes an alias. Errors: NotFound.
+	DeleteAlias(ctx context.Context, model, alias string) error
+
+	// Aliases returns alias → version for a model; empty for a model without
+	// aliases or an unknown model.
+	Aliases(ctx context.Context, model string) (map[string]string, error)
+}
+
+// ModelVersionSpec is a resolved request to register a model version.
+type ModelVersionSpec struct {
+	Model, Version string
+	Region         string
+	ArtifactURI    string
+	Framework      string
+	Metrics        map[string]float64
+	Tags           map[string]string
+	Metadata       map[string]string
+	// Approval is the initial approval; normally Pending.
+	Approval Approval
+}
+
+// ModelVersionInfo is a stored model version.
+type ModelVersionInfo struct {
+	ModelVersionSpec
+	Created time.Time
+	// ETag changes whenever the version changes.
+	ETag string
+}
+
+// ModelVersionUpdate changes a model version.
+type ModelVersionUpdate struct {
+	Model, Version string
+	// Approval, when not nil, replaces the approval.
+	Approval *Approval
+	Tags     map[string]string
+	Metadata map[string]string
+	IfMatch  string
+}
+
+// ApprovalState is a model version's review state.
+type ApprovalState string
+
+// The approval states: Pending → Approved or Rejected.
+const (
+	ApprovalPending  ApprovalState = "Pending"
+	ApprovalApproved ApprovalState = "Approved"
+	ApprovalRejected ApprovalState = "Rejected"
+)
+
+// Approval records a review decision.
+type Approval struct {
+	State   ApprovalState
+	By      string
+	Comment string
+	At      time.Time
+}
