@@ -1,0 +1,353 @@
+package mlops
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"hash"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/residency"
+)
+
+// Dataset is one immutable version of a dataset: its bytes never change once
+// created, and their SHA-256 digest is recorded with them.
+type Dataset struct {
+	Name, Version string
+	Location      Location
+	// Classification says how sensitive the data is.
+	Classification residency.Classification
+	// URI locates the bytes in the provider; it never carries a credential.
+	URI string
+	// Digest is "sha256:<hex>" of the bytes; Size their length.
+	Digest string
+	Size   int64
+	// Labels are the caller's own key/value pairs.
+	Labels  map[string]string
+	Created time.Time
+	// CreatedBy is the principal that created the version.
+	CreatedBy string
+
+	c *Client
+}
+
+// DatasetRef names a dataset version. Provider may be empty when only one
+// provider of the Client holds a dataset of that name and version.
+type DatasetRef struct {
+	Name, Version string
+	Provider      string
+}
+
+func (r DatasetRef) String() string { return r.Name + "@" + r.Version }
+
+// Ref returns the reference to d.
+func (d *Dataset) Ref() DatasetRef {
+	return DatasetRef{Name: d.Name, Version: d.Version, Provider: d.Location.Provider}
+}
+
+// CreateDatasetOptions configures CreateDataset.
+type CreateDatasetOptions struct {
+	// Location is where the bytes are stored. Provider may be empty when one
+	// provider stores datasets; Region may be empty when it has one region.
+	Location Location
+	// Classification defaults to Internal.
+	Classification residency.Classification
+	// Labels are stored with the version (keys: lower-case letters, digits
+	// and '_').
+	Labels map[string]string
+	// Progress, when not nil, is called as bytes are read with the count so
+	// far; it runs on the calling goroutine and should return quickly.
+	Progress func(bytesRead int64)
+}
+
+// CreateDataset stores r's bytes as version version of dataset name. It
+// streams: the bytes are hashed as the provider reads them, and a version is
+// visible only once all of them are stored.
+//
+// An empty version picks the next whole number after the dataset's highest
+// numeric version ("1" for a new dataset). Creating a version that exists
+// with the same bytes returns the existing version (so a retried upload is
+// harmless); with other bytes it fails with AlreadyExists.
+func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.Reader, opts *CreateDatasetOptions) (*Dataset, error) {
+	if opts == nil {
+		opts = &CreateDatasetOptions{}
+	}
+	if err := provider.ValidateName("dataset name", name); err != nil {
+		return nil, err
+	}
+	if version != "" {
+		if err := provider.ValidateVersion("dataset version", version); err != nil {
+			return nil, err
+		}
+	}
+	if r == nil {
+		return nil, errorf(InvalidArgument, "dataset %q: the reader is nil; pass the bytes to store", name)
+	}
+	class := opts.Classification
+	if class == 0 {
+		class = residency.Internal
+	}
+	if !class.Valid() {
+		return nil, errorf(InvalidArgument, "dataset %q: classification %d is not one of public, internal, confidential, restricted", name, int(class))
+	}
+	if err := provider.ValidateMetadata("dataset labels", opts.Labels); err != nil {
+		return nil, err
+	}
+	loc, _, err := c.resolveLocation("CreateDatasetOptions.Location", opts.Location, provider.CapDataStore, hasDataStore)
+	if err != nil {
+		return nil, err
+	}
+	store, _ := c.dataStore(loc.Provider)
+	if version == "" {
+		if version, err = c.nextDatasetVersion(ctx, store, name); err != nil {
+			return nil, err
+		}
+	}
+	d := &Dataset{Name: name, Version: version, Location: loc, Classification: class, Labels: cloneMap(opts.Labels), c: c}
+	req := &Request{Action: ActionDatasetCreate, Target: fmtTarget("dataset", name, version), Location: loc, Dataset: d}
+	res, err := c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		md := labelsToMeta(opts.Labels)
+		md[metaClassification] = class.String()
+		md[metaPrincipal] = req.Principal.ID
+		md[metaOperation] = op.ID
+		content := provider.NewContent(r, opts.Progress)
+		info, err := store.PutDataset(ctx, &provider.PutDatasetRequest{
+			Name: name, Version: version, Region: loc.Region, Metadata: md, Content: content,
+		})
+		if provider.CodeOf(err) == AlreadyExists {
+			return c.existingDataset(ctx, store, loc, content, name, version)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if info.Digest != content.Digest() || info.Size != content.Size() {
+			return nil, errorf(DataLoss, "dataset %s@%s: provider %q recorded %s (%d bytes) but %s (%d bytes) was sent", name, version, loc.Provider, info.Digest, info.Size, content.Digest(), content.Size())
+		}
+		return c.datasetFromInfo(loc.Provider, info), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*Dataset), nil
+}
+
+// existingDataset decides a create that hit an existing version: the same
+// bytes make the create a no-op, other bytes are AlreadyExists.
+func (c *Client) existingDataset(ctx context.Context, store provider.DataStore, loc Location, content *provider.Content, name, version string) (*Dataset, error) {
+	if err := content.Drain(); err != nil {
+		return nil, err
+	}
+	info, err := store.GetDataset(ctx, name, version)
+	if err != nil {
+		return nil, err
+	}
+	if info.Digest != content.Digest() {
+		return nil, errorf(AlreadyExists, "dataset %s@%s already exists in %s with other bytes (%s, not %s); versions are immutable, create a new version", name, version, loc, info.Digest, content.Digest())
+	}
+	return c.datasetFromInfo(loc.Provider, info), nil
+}
+
+func (c *Client) nextDatasetVersion(ctx context.Context, store provider.DataStore, name string) (string, error) {
+	var infos []*provider.DatasetInfo
+	err := c.retry(ctx, func() (err error) {
+		infos, err = store.ListDatasets(ctx, name)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	var highest uint64
+	for _, in := range infos {
+		if n, err := strconv.ParseUint(in.Version, 10, 63); err == nil && n > highest {
+			highest = n
+		}
+	}
+	return strconv.FormatUint(highest+1, 10), nil
+}
+
+func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) *Dataset {
+	class, err := residency.ParseClassification(in.Metadata[metaClassification])
+	if err != nil {
+		// A version written by something other than Tideline: treat it as
+		// the most sensitive class rather than guess low.
+		class = residency.Restricted
+	}
+	return &Dataset{
+		Name: in.Name, Version: in.Version,
+		Location:       Location{Provider: providerName, Region: in.Region},
+		Classification: class,
+		URI:            in.URI, Digest: in.Digest, Size: in.Size,
+		Labels:    metaToLabels(in.Metadata),
+		Created:   in.Created,
+		CreatedBy: in.Metadata[metaPrincipal],
+		c:         c,
+	}
+}
+
+// GetDataset returns a dataset version. When ref.Provider is empty every
+// provider that stores datasets is asked; the version must exist in exactly
+// one.
+func (c *Client) GetDataset(ctx context.Context, ref DatasetRef) (*Dataset, error) {
+	if err := provider.ValidateName("dataset name", ref.Name); err != nil {
+		return nil, err
+	}
+	if err := provider.ValidateVersion("dataset version", ref.Version); err != nil {
+		return nil, err
+	}
+	names := []string{ref.Provider}
+	if ref.Provider == "" {
+		names = c.capable(hasDataStore)
+		if len(names) == 0 {
+			return nil, errorf(Unimplemented, "no provider of this client stores datasets")
+		}
+	} else if _, ok := c.providers[ref.Provider]; !ok {
+		return nil, errorf(InvalidArgument, "dataset %s: provider %q is not a provider of this client", ref, ref.Provider)
+	}
+	var found *Dataset
+	for _, pn := range names {
+		store, err := c.dataStore(pn)
+		if err != nil {
+			return nil, err
+		}
+		var info *provider.DatasetInfo
+		err = c.retry(ctx, func() (err error) {
+			info, err = store.GetDataset(ctx, ref.Name, ref.Version)
+			return err
+		})
+		if provider.CodeOf(err) == NotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if found != nil {
+			return nil, errorf(InvalidArgument, "dataset %s exists in providers %q and %q; name the provider in the reference", ref, found.Location.Provider, pn)
+		}
+		found = c.datasetFromInfo(pn, info)
+	}
+	if found == nil {
+		return nil, errorf(NotFound, "dataset %s not found", ref)
+	}
+	return found, nil
+}
+
+// ListDatasets returns the versions of the named dataset (of every dataset
+// when name is empty) across the Client's providers, ordered by provider,
+// name and creation time.
+func (c *Client) ListDatasets(ctx context.Context, name string) ([]*Dataset, error) {
+	if name != "" {
+		if err := provider.ValidateName("dataset name", name); err != nil {
+			return nil, err
+		}
+	}
+	var out []*Dataset
+	for _, pn := range c.capable(hasDataStore) {
+		store, _ := c.dataStore(pn)
+		var infos []*provider.DatasetInfo
+		err := c.retry(ctx, func() (err error) {
+			infos, err = store.ListDatasets(ctx, name)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range infos {
+			out = append(out, c.datasetFromInfo(pn, in))
+		}
+	}
+	return out, nil
+}
+
+// Open opens the version for reading. The reader verifies the bytes as they
+// stream: at the end, a digest or size that differs from the recorded one
+// fails the read with a DataLoss error instead of io.EOF, so a caller that
+// reads to the end never silently consumes corrupted data.
+func (d *Dataset) Open(ctx context.Context) (io.ReadCloser, error) {
+	if d == nil || d.c == nil {
+		return nil, errorf(InvalidArgument, "dataset handle is not from a Client; use Client.GetDataset")
+	}
+	store, err := d.c.dataStore(d.Location.Provider)
+	if err != nil {
+		return nil, err
+	}
+	var rc io.ReadCloser
+	err = d.c.retry(ctx, func() (err error) {
+		rc, err = store.OpenDataset(ctx, d.Name, d.Version)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &verifyingReader{rc: rc, h: sha256.New(), want: d.Digest, size: d.Size, name: d.Ref().String()}, nil
+}
+
+// verifyingReader checks the digest and size of what it reads at EOF.
+type verifyingReader struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	n    int64
+	want string
+	size int64
+	name string
+	err  error
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.rc.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if v.n > v.size {
+		v.err = errorf(DataLoss, "dataset %s: read more than the recorded %d bytes; the stored bytes changed", v.name, v.size)
+		return n, v.err
+	}
+	if errors.Is(err, io.EOF) {
+		if got := provider.DigestString(v.h.Sum(nil)); got != v.want || v.n != v.size {
+			v.err = errorf(DataLoss, "dataset %s: read %d bytes with digest %s, but %d bytes with digest %s were recorded; the stored bytes are corrupt", v.name, v.n, got, v.size, v.want)
+			return n, v.err
+		}
+		v.err = io.EOF
+	}
+	return n, err
+}
+
+func (v *verifyingReader) Close() error { return v.rc.Close() }
+
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return nil
+	}
+	out := make(map[K]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// labelsToMeta prefixes user labels so they cannot collide with Tideline's
+// own metadata keys.
+func labelsToMeta(labels map[string]string) map[string]string {
+	md := make(map[string]string, len(labels)+4)
+	for k, v := range labels {
+		md[metaLabelPrefix+k] = v
+	}
+	return md
+}
+
+func metaToLabels(md map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range md {
+		if len(k) > len(metaLabelPrefix) && k[:len(metaLabelPrefix)] == metaLabelPrefix {
+			if out == nil {
+				out = make(map[string]string)
+			}
+			out[k[len(metaLabelPrefix):]] = v
+		}
+	}
+	return out
+}

@@ -1,0 +1,134 @@
+package mlops
+
+import (
+	"context"
+	"time"
+
+	"github.com/tideline-ml/tideline/provider"
+)
+
+// Hook observes governed calls. Before runs after the policy decided and
+// before any provider is called — for denied calls too, so that every
+// attempt can be recorded. After runs once the call is over.
+//
+// A Hook whose Before returns an error stops the call: nothing is done in
+// any provider and the caller gets that error. That is how an audit log
+// fails closed. Hooks run in the order given and must be safe for
+// concurrent use.
+type Hook interface {
+	Before(ctx context.Context, op *Operation) error
+	After(ctx context.Context, op *Operation)
+}
+
+// Operation is one governed call as the hooks see it.
+type Operation struct {
+	// ID is unique per call; it ties the Before and After records together
+	// and is stored with created artifacts as their idempotency token.
+	ID      string
+	Request *Request
+	// Decision is the policy's decision.
+	Decision Decision
+	Started  time.Time
+
+	// Set before After runs:
+	// Err is the outcome (nil on success); Result is what the call created
+	// or changed (*Dataset, *TrainJob, *ModelVersion, *Endpoint,
+	// *Deployment), or nil.
+	Err      error
+	Result   any
+	Finished time.Time
+}
+
+// govern runs one mutating call through the gate: policy decision, hooks,
+// then do. A denial returns a *PolicyError and calls no provider.
+func (c *Client) govern(ctx context.Context, req *Request, do func(ctx context.Context, op *Operation) (any, error)) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if req.Principal.ID == "" {
+		p, err := c.principal(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req.Principal = p
+	}
+	if req.Cloud == "" {
+		req.Cloud = c.cloudOf(req.Location)
+	}
+	op := &Operation{ID: c.opts.NewID(), Request: req, Started: c.opts.Now()}
+	op.Decision = c.opts.Policy.Decide(ctx, req)
+	ran := 0
+	for _, h := range c.opts.Hooks {
+		if err := h.Before(ctx, op); err != nil {
+			op.Err = err
+			c.after(ctx, op, ran)
+			return nil, err
+		}
+		ran++
+	}
+	if !op.Decision.Allowed {
+		op.Err = &PolicyError{Action: req.Action, Target: req.Target, Reasons: op.Decision.Reasons}
+	} else {
+		op.Result, op.Err = do(ctx, op)
+	}
+	c.after(ctx, op, ran)
+	return op.Result, op.Err
+}
+
+// after runs the After hooks of the first n hooks, in reverse order, on a
+// context that is not cancelled, so that a call cut short by its context is
+// still recorded.
+func (c *Client) after(ctx context.Context, op *Operation, n int) {
+	op.Finished = c.opts.Now()
+	ctx = context.WithoutCancel(ctx)
+	for i := n - 1; i >= 0; i-- {
+		c.opts.Hooks[i].After(ctx, op)
+	}
+}
+
+// retry calls f until it succeeds, fails with a code that is not retryable,
+// runs out of attempts or ctx ends. Backoff doubles from MinBackoff to
+// MaxBackoff; the wait stops when ctx ends.
+func (c *Client) retry(ctx context.Context, f func() error) error {
+	delay := c.opts.Retry.MinBackoff
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || attempt >= c.opts.Retry.MaxAttempts || !provider.CodeOf(err).IsRetryable() {
+			return err
+		}
+		if werr := sleep(ctx, delay); werr != nil {
+			return err
+		}
+		delay = min(2*delay, c.opts.Retry.MaxBackoff)
+	}
+}
+
+// sleep waits d or until ctx ends, whichever comes first.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Metadata keys Tideline stores with artifacts in every provider. They are
+// how a second Client in another process learns what the first one decided.
+const (
+	metaPrincipal      = "tideline_principal"
+	metaOperation      = "tideline_operation"
+	metaSpec           = "tideline_spec"
+	metaClassification = "tideline_classification"
+	metaSourceJob      = "tideline_source_job"
+	metaInputs         = "tideline_inputs"
+	metaSubmitter      = "tideline_submitter"
+	metaModel          = "tideline_model"
+	metaRollout        = "tideline_rollout"
+	metaLabelPrefix    = "label_"
+)

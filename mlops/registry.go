@@ -1,0 +1,365 @@
+package mlops
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tideline-ml/tideline/provider"
+)
+
+// ApprovalState is a model version's review state.
+type ApprovalState = provider.ApprovalState
+
+// The approval states: every version starts Pending and moves once to
+// Approved or Rejected; an approved version may later be rejected (revoked),
+// a rejected one is final.
+const (
+	ApprovalPending  = provider.ApprovalPending
+	ApprovalApproved = provider.ApprovalApproved
+	ApprovalRejected = provider.ApprovalRejected
+)
+
+// Approval records a review decision.
+type Approval = provider.Approval
+
+// ModelVersion is one registered version of a model.
+type ModelVersion struct {
+	Model, Version string
+	Location       Location
+	ArtifactURI    string
+	Framework      string
+	Metrics        map[string]float64
+	Tags           map[string]string
+	Approval       Approval
+	// SourceJob is the ID of the job that produced the artifact, if any.
+	SourceJob string
+	// RegisteredBy is the principal that registered the version.
+	RegisteredBy string
+	Created      time.Time
+
+	etag string
+}
+
+// ModelRegistry registers, reviews and aliases model versions in one
+// provider's registry. Get one from Client.Models.
+type ModelRegistry struct {
+	c    *Client
+	name string
+	err  error
+}
+
+// Models returns the registry of the named provider, or of the only provider
+// that has one when providerName is empty. A registry that cannot be resolved
+// reports why on every call.
+func (c *Client) Models(providerName string) *ModelRegistry {
+	name, err := c.resolveProvider("registry provider", providerName, provider.CapRegistry, hasRegistry)
+	return &ModelRegistry{c: c, name: name, err: err}
+}
+
+// ModelSource says where a model version's artifact comes from: the output
+// of a succeeded job, or an artifact URI.
+type ModelSource struct {
+	// Job is a TrainJob ID; the artifact is the job's output.
+	Job string
+	// ArtifactURI is used when Job is empty.
+	ArtifactURI string
+}
+
+// RegisterOptions configures Register.
+type RegisterOptions struct {
+	// Region of the registry; may be empty when it has one region.
+	Region    string
+	Framework string
+	Metrics   map[string]float64
+	Tags      map[string]string
+}
+
+// Register adds the next version of model: versions are whole numbers from
+// 1, monotonic per model even when several callers register at once. The
+// version starts Pending approval.
+func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSource, opts *RegisterOptions) (*ModelVersion, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if opts == nil {
+		opts = &RegisterOptions{}
+	}
+	if err := provider.ValidateName("model name", model); err != nil {
+		return nil, err
+	}
+	if (src.Job == "") == (src.ArtifactURI == "") {
+		return nil, errorf(InvalidArgument, "model %q: ModelSource needs exactly one of Job and ArtifactURI", model)
+	}
+	if err := provider.ValidateMetadata("model tags", opts.Tags); err != nil {
+		return nil, err
+	}
+	for k, v := range opts.Metrics {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, errorf(InvalidArgument, "model %q: metric %q is %v; metrics must be finite numbers", model, k, v)
+		}
+		if !validEnvName(k) {
+			return nil, errorf(InvalidArgument, "model %q: metric name %q is not valid; use letters, digits and '_'", model, k)
+		}
+	}
+	loc, _, err := r.c.resolveLocation("RegisterOptions.Region", Location{Provider: r.name, Region: opts.Region}, provider.CapRegistry, hasRegistry)
+	if err != nil {
+		return nil, err
+	}
+	reg, _ := r.c.registry(loc.Provider)
+
+	mv := &ModelVersion{Model: model, Location: loc, ArtifactURI: src.ArtifactURI, Framework: opts.Framework,
+		Metrics: cloneMap(opts.Metrics), Tags: cloneMap(opts.Tags), Approval: Approval{State: ApprovalPending}}
+	var job *TrainJob
+	if src.Job != "" {
+		job, err = r.c.GetJob(ctx, src.Job)
+		if err != nil {
+			return nil, fmt.Errorf("model %q source: %w", model, err)
+		}
+		if job.State != JobSucceeded {
+			return nil, errorf(FailedPrecondition, "model %q: job %s is %s; register a model from a job once it succeeded", model, job.ID, job.State)
+		}
+		mv.ArtifactURI = job.OutputURI
+		mv.SourceJob = job.ID
+	}
+	req := &Request{Action: ActionModelRegister, Target: fmtTarget("model", model), Location: loc, Model: mv}
+	if job != nil {
+		req.Job = &job.Spec
+	}
+	res, err := r.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		md := map[string]string{metaPrincipal: req.Principal.ID, metaOperation: op.ID}
+		if job != nil {
+			md[metaSourceJob] = job.ID
+			md[metaSubmitter] = job.SubmittedBy
+		}
+		// Pick the next number; on a race another caller took it, so try
+		// the one after. A lost response shows up as AlreadyExists for our
+		// own version, recognised by the operation id.
+		for attempt := 0; attempt < 16; attempt++ {
+			version, err := r.nextVersion(ctx, reg, model)
+			if err != nil {
+				return nil, err
+			}
+			spec := &provider.ModelVersionSpec{Model: model, Version: version, Region: loc.Region,
+				ArtifactURI: mv.ArtifactURI, Framework: mv.Framework, Metrics: mv.Metrics, Tags: mv.Tags,
+				Metadata: md, Approval: mv.Approval}
+			var info *provider.ModelVersionInfo
+			err = r.c.retry(ctx, func() (err error) {
+				info, err = reg.CreateModelVersion(ctx, spec)
+				return err
+			})
+			if provider.CodeOf(err) == AlreadyExists {
+				existing, gerr := reg.GetModelVersion(ctx, model, version)
+				if gerr == nil && existing.Metadata[metaOperation] == op.ID {
+					return r.fromInfo(loc.Provider, existing), nil
+				}
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			return r.fromInfo(loc.Provider, info), nil
+		}
+		return nil, errorf(Conflict, "model %q: could not claim a version number after 16 attempts; too many concurrent registrations, retry", model)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*ModelVersion), nil
+}
+
+func (r *ModelRegistry) nextVersion(ctx context.Context, reg provider.Registry, model string) (string, error) {
+	var infos []*provider.ModelVersionInfo
+	err := r.c.retry(ctx, func() (err error) {
+		infos, err = reg.ListModelVersions(ctx, model)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	var highest uint64
+	for _, in := range infos {
+		if n, err := strconv.ParseUint(in.Version, 10, 63); err == nil && n > highest {
+			highest = n
+		}
+	}
+	return strconv.FormatUint(highest+1, 10), nil
+}
+
+func (r *ModelRegistry) fromInfo(providerName string, in *provider.ModelVersionInfo) *ModelVersion {
+	return &ModelVersion{
+		Model: in.Model, Version: in.Version,
+		Location:    Location{Provider: providerName, Region: in.Region},
+		ArtifactURI: in.ArtifactURI, Framework: in.Framework,
+		Metrics: in.Metrics, Tags: in.Tags, Approval: in.Approval,
+		SourceJob:    in.Metadata[metaSourceJob],
+		RegisteredBy: in.Metadata[metaPrincipal],
+		Created:      in.Created,
+		etag:         in.ETag,
+	}
+}
+
+// Get returns a model version; versionOrAlias may also be an alias such as
+// "champion".
+func (r *ModelRegistry) Get(ctx context.Context, model, versionOrAlias string) (*ModelVersion, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := provider.ValidateName("model name", model); err != nil {
+		return nil, err
+	}
+	reg, _ := r.c.registry(r.name)
+	version := versionOrAlias
+	if provider.ValidateModelVersion("", versionOrAlias) != nil {
+		if err := provider.ValidateName("model version or alias", versionOrAlias); err != nil {
+			return nil, err
+		}
+		var aliases map[string]string
+		err := r.c.retry(ctx, func() (err error) {
+			aliases, err = reg.Aliases(ctx, model)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		v, ok := aliases[versionOrAlias]
+		if !ok {
+			return nil, errorf(NotFound, "model %q has no alias %q", model, versionOrAlias)
+		}
+		version = v
+	}
+	var info *provider.ModelVersionInfo
+	err := r.c.retry(ctx, func() (err error) {
+		info, err = reg.GetModelVersion(ctx, model, version)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.fromInfo(r.name, info), nil
+}
+
+// List returns a model's versions in ascending order.
+func (r *ModelRegistry) List(ctx context.Context, model string) ([]*ModelVersion, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := provider.ValidateName("model name", model); err != nil {
+		return nil, err
+	}
+	reg, _ := r.c.registry(r.name)
+	var infos []*provider.ModelVersionInfo
+	err := r.c.retry(ctx, func() (err error) {
+		infos, err = reg.ListModelVersions(ctx, model)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*ModelVersion, len(infos))
+	for i, in := range infos {
+		out[i] = r.fromInfo(r.name, in)
+	}
+	return out, nil
+}
+
+// Aliases returns alias → version for a model.
+func (r *ModelRegistry) Aliases(ctx context.Context, model string) (map[string]string, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := provider.ValidateName("model name", model); err != nil {
+		return nil, err
+	}
+	reg, _ := r.c.registry(r.name)
+	var out map[string]string
+	err := r.c.retry(ctx, func() (err error) {
+		out, err = reg.Aliases(ctx, model)
+		return err
+	})
+	return out, err
+}
+
+// SetAlias points alias at a version, atomically: readers of the alias see
+// the old or the new version, never neither.
+func (r *ModelRegistry) SetAlias(ctx context.Context, model, alias, version string) error {
+	if r.err != nil {
+		return r.err
+	}
+	if err := provider.ValidateName("alias", alias); err != nil {
+		return err
+	}
+	if err := provider.ValidateModelVersion("model version", version); err != nil {
+		return err
+	}
+	mv, err := r.Get(ctx, model, version)
+	if err != nil {
+		return err
+	}
+	reg, _ := r.c.registry(r.name)
+	req := &Request{Action: ActionModelAlias, Target: fmtTarget("model", model, version) + " as " + alias, Location: mv.Location, Model: mv}
+	_, err = r.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		return mv, r.c.retry(ctx, func() error { return reg.SetAlias(ctx, model, alias, version) })
+	})
+	return err
+}
+
+// Approve marks a Pending version Approved, recording who and why.
+func (r *ModelRegistry) Approve(ctx context.Context, model, version, comment string) (*ModelVersion, error) {
+	return r.review(ctx, model, version, ApprovalApproved, ActionModelApprove, comment)
+}
+
+// Reject marks a Pending or Approved version Rejected (a revoked approval).
+func (r *ModelRegistry) Reject(ctx context.Context, model, version, comment string) (*ModelVersion, error) {
+	return r.review(ctx, model, version, ApprovalRejected, ActionModelReject, comment)
+}
+
+func (r *ModelRegistry) review(ctx context.Context, model, version string, to ApprovalState, action Action, comment string) (*ModelVersion, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := provider.ValidateModelVersion("model version", version); err != nil {
+		return nil, err
+	}
+	if len(comment) > provider.MaxMetaValueLen {
+		return nil, errorf(InvalidArgument, "review comment has %d bytes; the limit is %d", len(comment), provider.MaxMetaValueLen)
+	}
+	mv, err := r.Get(ctx, model, version)
+	if err != nil {
+		return nil, err
+	}
+	from := mv.Approval.State
+	if from == ApprovalRejected || from == to {
+		return nil, errorf(FailedPrecondition, "model %s version %s is %s; it cannot become %s (register a new version instead)", model, version, strings.ToLower(string(from)), strings.ToLower(string(to)))
+	}
+	reg, _ := r.c.registry(r.name)
+	req := &Request{Action: action, Target: fmtTarget("model", model, version), Location: mv.Location, Model: mv}
+	res, err := r.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		upd := &provider.ModelVersionUpdate{Model: model, Version: version, IfMatch: mv.etag,
+			Approval: &Approval{State: to, By: req.Principal.ID, Comment: comment, At: r.c.opts.Now().UTC()}}
+		var info *provider.ModelVersionInfo
+		err := r.c.retry(ctx, func() (err error) {
+			info, err = reg.UpdateModelVersion(ctx, upd)
+			return err
+		})
+		if provider.CodeOf(err) == Conflict {
+			// A retry after a lost response finds its own change applied.
+			if cur, gerr := reg.GetModelVersion(ctx, model, version); gerr == nil && cur.Approval.State == to &&
+				cur.Approval.By == req.Principal.ID && cur.Approval.Comment == comment {
+				return r.fromInfo(r.name, cur), nil
+			}
+			return nil, errorf(Conflict, "model %s version %s changed while it was being reviewed; read it again and retry", model, version)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return r.fromInfo(r.name, info), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*ModelVersion), nil
+}

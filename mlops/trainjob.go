@@ -1,0 +1,473 @@
+package mlops
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tideline-ml/tideline/provider"
+)
+
+// JobState is where a training job is in its life.
+type JobState = provider.JobState
+
+// The job states.
+const (
+	JobQueued    = provider.JobQueued
+	JobRunning   = provider.JobRunning
+	JobSucceeded = provider.JobSucceeded
+	JobFailed    = provider.JobFailed
+	JobCanceled  = provider.JobCanceled
+)
+
+// TrainJobSpec describes a training job.
+type TrainJobSpec struct {
+	// Name is the job's base name. With no Key, the submitted job is named
+	// Name plus a digest of the spec, so submitting the same spec twice
+	// yields one job. Default "train"; at most 21 characters then.
+	Name string
+	// Key, when set, is the job's name and its idempotency key: the same
+	// spec under the same key returns the existing job, another spec under
+	// the same key fails with Conflict. Follows the naming rules.
+	Key string
+
+	// Location is where the job runs.
+	Location Location
+
+	// Image is the container image; pin it by digest ("repo@sha256:...")
+	// where the policy asks for it.
+	Image   string
+	Command []string
+	Args    []string
+	Env     map[string]string
+
+	GPU GPURequest
+	// Nodes is the number of nodes; default 1.
+	Nodes int
+
+	// Inputs are the datasets the job reads.
+	Inputs []JobInput
+	// OutputURI is where the job writes; empty lets the provider choose.
+	OutputURI string
+
+	// MaxDuration bounds the run; zero means no bound.
+	MaxDuration time.Duration
+	// Retries is how often a failed run is started again.
+	Retries int
+}
+
+// GPURequest asks for accelerators per node.
+type GPURequest struct {
+	// Type names the accelerator ("H100"); empty means any.
+	Type string
+	// Count per node.
+	Count int
+}
+
+// JobInput is one dataset a job reads, under the name the job refers to it
+// by.
+type JobInput struct {
+	Name    string
+	Dataset DatasetRef
+}
+
+// TrainJob is a submitted training job. Its fields are a snapshot; Refresh
+// and Wait update them.
+type TrainJob struct {
+	// ID identifies the job across processes: "<provider>/<name>". Pass it
+	// to Client.GetJob to re-attach.
+	ID       string
+	Name     string
+	Location Location
+	// Spec is the spec as submitted, inputs resolved.
+	Spec TrainJobSpec
+
+	State    JobState
+	Message  string
+	Progress float64
+	Attempts int
+	// OutputURI is where the outputs are once the job succeeded.
+	OutputURI                  string
+	Created, Started, Finished time.Time
+	// SubmittedBy is the principal that submitted the job.
+	SubmittedBy string
+
+	// Inputs are the resolved input datasets, with their digests at submit
+	// time.
+	Inputs []provider.JobInput
+
+	revision string
+	c        *Client
+}
+
+// JobError reports a job that ended without success. It matches
+// ErrFailedPrecondition: what depends on the job's outputs cannot proceed.
+type JobError struct {
+	ID      string
+	State   JobState
+	Message string
+}
+
+func (e *JobError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("job %s ended %s", e.ID, e.State)
+	}
+	return fmt.Sprintf("job %s ended %s: %s", e.ID, e.State, e.Message)
+}
+
+// Is makes a *JobError match ErrFailedPrecondition.
+func (e *JobError) Is(target error) bool { return target == ErrFailedPrecondition }
+
+const maxJobBaseLen = provider.MaxNameLen - 11 // room for "-" and ten hex digits
+
+// SubmitJob validates spec, resolves its inputs, passes the policy and
+// submits the job. Submission is idempotent: see TrainJobSpec.Key. A call
+// retried after a lost response, by this Client or by the caller, yields
+// exactly one job.
+func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, error) {
+	if err := validateJobSpec(&spec); err != nil {
+		return nil, err
+	}
+	loc, _, err := c.resolveLocation("TrainJobSpec.Location", spec.Location, provider.CapTrainer, hasTrainer)
+	if err != nil {
+		return nil, err
+	}
+	spec.Location = loc
+	trainer, _ := c.trainer(loc.Provider)
+
+	inputs := make([]*Dataset, len(spec.Inputs))
+	resolved := make([]provider.JobInput, len(spec.Inputs))
+	for i, in := range spec.Inputs {
+		d, err := c.GetDataset(ctx, in.Dataset)
+		if err != nil {
+			return nil, fmt.Errorf("job input %q: %w", in.Name, err)
+		}
+		spec.Inputs[i].Dataset.Provider = d.Location.Provider
+		inputs[i] = d
+		resolved[i] = provider.JobInput{Name: in.Name, URI: d.URI, Digest: d.Digest, Dataset: d.Name, Version: d.Version}
+	}
+
+	digest := specDigest(&spec, resolved)
+	name := spec.Key
+	if name == "" {
+		name = spec.Name + "-" + digest[:10]
+	}
+	id := loc.Provider + "/" + name
+	req := &Request{Action: ActionJobSubmit, Target: fmtTarget("job", name), Location: loc, Job: &spec, Inputs: inputs}
+	res, err := c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		ps := &provider.JobSpec{
+			Name: name, Region: loc.Region,
+			Image: spec.Image, Command: slices.Clone(spec.Command), Args: slices.Clone(spec.Args), Env: cloneMap(spec.Env),
+			GPUType: spec.GPU.Type, GPUs: spec.GPU.Count, Nodes: spec.Nodes,
+			Inputs: resolved, OutputURI: spec.OutputURI,
+			MaxDuration: spec.MaxDuration, MaxRetries: spec.Retries,
+			Metadata: map[string]string{
+				metaSpec:      digest,
+				metaSubmitter: req.Principal.ID,
+				metaOperation: op.ID,
+			},
+		}
+		var info *provider.JobInfo
+		err := c.retry(ctx, func() (err error) {
+			info, err = trainer.SubmitJob(ctx, ps)
+			return err
+		})
+		if provider.CodeOf(err) == AlreadyExists && info != nil {
+			if info.Spec.Metadata[metaSpec] != digest {
+				return nil, errorf(Conflict, "job %s exists with another spec (digest %s, not %s); use another key or resubmit the same spec", id, info.Spec.Metadata[metaSpec], digest)
+			}
+			err = nil
+		} else if provider.CodeOf(err) == AlreadyExists {
+			return nil, errorf(Internal, "provider %q reported job %s as existing without returning it", loc.Provider, name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return c.jobFromInfo(loc.Provider, info), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*TrainJob), nil
+}
+
+func validateJobSpec(s *TrainJobSpec) error {
+	if s.Key != "" {
+		if err := provider.ValidateName("job key", s.Key); err != nil {
+			return err
+		}
+	}
+	if s.Name == "" {
+		s.Name = "train"
+	}
+	if err := provider.ValidateName("job name", s.Name); err != nil {
+		return err
+	}
+	if s.Key == "" && len(s.Name) > maxJobBaseLen {
+		return errorf(InvalidArgument, "job name %q has %d characters; without a Key the name gets a 10-digit spec digest appended, so it may have at most %d", s.Name, len(s.Name), maxJobBaseLen)
+	}
+	if strings.TrimSpace(s.Image) == "" {
+		return errorf(InvalidArgument, "job %q: Image is empty; name the container image to run", s.Name)
+	}
+	if strings.ContainsAny(s.Image, " \t\n") {
+		return errorf(InvalidArgument, "job %q: Image %q contains white space", s.Name, s.Image)
+	}
+	if s.GPU.Count < 0 {
+		return errorf(InvalidArgument, "job %q: GPU.Count is %d; it must be zero or more", s.Name, s.GPU.Count)
+	}
+	if s.GPU.Type != "" && s.GPU.Count == 0 {
+		return errorf(InvalidArgument, "job %q: GPU.Type is %q but GPU.Count is 0; ask for at least one GPU or leave the type empty", s.Name, s.GPU.Type)
+	}
+	if s.Nodes < 0 {
+		return errorf(InvalidArgument, "job %q: Nodes is %d; it must be zero (meaning 1) or more", s.Name, s.Nodes)
+	}
+	if s.Nodes == 0 {
+		s.Nodes = 1
+	}
+	if s.MaxDuration < 0 {
+		return errorf(InvalidArgument, "job %q: MaxDuration is negative", s.Name)
+	}
+	if s.Retries < 0 {
+		return errorf(InvalidArgument, "job %q: Retries is %d; it must be zero or more", s.Name, s.Retries)
+	}
+	for k := range s.Env {
+		if !validEnvName(k) {
+			return errorf(InvalidArgument, "job %q: environment variable name %q is not valid; use letters, digits and '_', not starting with a digit", s.Name, k)
+		}
+	}
+	seen := map[string]bool{}
+	for i, in := range s.Inputs {
+		if !validEnvName(in.Name) {
+			return errorf(InvalidArgument, "job %q: Inputs[%d].Name %q is not valid; use letters, digits and '_', not starting with a digit", s.Name, i, in.Name)
+		}
+		if seen[in.Name] {
+			return errorf(InvalidArgument, "job %q: Inputs[%d].Name %q is used twice", s.Name, i, in.Name)
+		}
+		seen[in.Name] = true
+		if err := provider.ValidateName(fmt.Sprintf("Inputs[%d].Dataset.Name", i), in.Dataset.Name); err != nil {
+			return err
+		}
+		if err := provider.ValidateVersion(fmt.Sprintf("Inputs[%d].Dataset.Version", i), in.Dataset.Version); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" || ('0' <= s[0] && s[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// specDigest is the hex SHA-256 of everything that defines what the job
+// does: two specs with the same digest are the same job.
+func specDigest(s *TrainJobSpec, inputs []provider.JobInput) string {
+	doc := struct {
+		Region, Image string
+		Command, Args []string
+		Env           map[string]string
+		GPUType       string
+		GPUs, Nodes   int
+		Inputs        []provider.JobInput
+		OutputURI     string
+		MaxDuration   time.Duration
+		Retries       int
+		Name          string
+	}{s.Location.Region, s.Image, s.Command, s.Args, s.Env, s.GPU.Type, s.GPU.Count, s.Nodes, inputs, s.OutputURI, s.MaxDuration, s.Retries, s.Name}
+	b, _ := json.Marshal(doc) // maps marshal with sorted keys: the encoding is stable
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (c *Client) jobFromInfo(providerName string, in *provider.JobInfo) *TrainJob {
+	j := &TrainJob{c: c}
+	j.update(providerName, in)
+	return j
+}
+
+func (j *TrainJob) update(providerName string, in *provider.JobInfo) {
+	s := in.Spec
+	inputs := make([]JobInput, len(s.Inputs))
+	for i, x := range s.Inputs {
+		inputs[i] = JobInput{Name: x.Name, Dataset: DatasetRef{Name: x.Dataset, Version: x.Version}}
+	}
+	j.ID = providerName + "/" + s.Name
+	j.Name = s.Name
+	j.Location = Location{Provider: providerName, Region: s.Region}
+	j.Spec = TrainJobSpec{
+		Name: s.Name, Location: j.Location, Image: s.Image,
+		Command: s.Command, Args: s.Args, Env: s.Env,
+		GPU: GPURequest{Type: s.GPUType, Count: s.GPUs}, Nodes: s.Nodes,
+		Inputs: inputs, OutputURI: s.OutputURI, MaxDuration: s.MaxDuration, Retries: s.MaxRetries,
+	}
+	j.Inputs = s.Inputs
+	j.State, j.Message, j.Progress, j.Attempts = in.State, in.Message, in.Progress, in.Attempts
+	j.OutputURI = in.OutputURI
+	j.Created, j.Started, j.Finished = in.Created, in.Started, in.Finished
+	j.SubmittedBy = s.Metadata[metaSubmitter]
+	j.revision = in.Revision
+}
+
+// GetJob re-attaches to a job by the ID of a TrainJob, from this process or
+// another.
+func (c *Client) GetJob(ctx context.Context, id string) (*TrainJob, error) {
+	pn, name, ok := strings.Cut(id, "/")
+	if !ok {
+		return nil, errorf(InvalidArgument, "job id %q is not of the form <provider>/<name>", id)
+	}
+	if _, ok := c.providers[pn]; !ok {
+		return nil, errorf(InvalidArgument, "job id %q names provider %q, which is not a provider of this client (%s)", id, pn, strings.Join(c.names, ", "))
+	}
+	if err := provider.ValidateName("job name", name); err != nil {
+		return nil, err
+	}
+	t, err := c.trainer(pn)
+	if err != nil {
+		return nil, err
+	}
+	var info *provider.JobInfo
+	err = c.retry(ctx, func() (err error) {
+		info, err = t.GetJob(ctx, name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.jobFromInfo(pn, info), nil
+}
+
+// Refresh reads the job's current state.
+func (j *TrainJob) Refresh(ctx context.Context) error {
+	t, err := j.c.trainer(j.Location.Provider)
+	if err != nil {
+		return err
+	}
+	var info *provider.JobInfo
+	err = j.c.retry(ctx, func() (err error) {
+		info, err = t.GetJob(ctx, j.Name)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	j.update(j.Location.Provider, info)
+	return nil
+}
+
+// Err returns a *JobError when the job ended without success, nil otherwise.
+func (j *TrainJob) Err() error {
+	if j.State == JobFailed || j.State == JobCanceled {
+		return &JobError{ID: j.ID, State: j.State, Message: j.Message}
+	}
+	return nil
+}
+
+// WaitOptions configures TrainJob.Wait.
+type WaitOptions struct {
+	// OnChange, when not nil, is called with the job each time its state,
+	// progress or message changes.
+	OnChange func(*TrainJob)
+}
+
+// Wait blocks until the job ends. It returns nil when the job succeeded, a
+// *JobError when it failed or was cancelled, and ctx.Err() when ctx ends
+// first. It watches where the provider offers a watch and polls with
+// doubling intervals otherwise.
+func (j *TrainJob) Wait(ctx context.Context, opts *WaitOptions) error {
+	t, err := j.c.trainer(j.Location.Provider)
+	if err != nil {
+		return err
+	}
+	var onChange func(*TrainJob)
+	if opts != nil {
+		onChange = opts.OnChange
+	}
+	watcher, canWatch := t.(provider.JobWatcher)
+	delay := j.c.opts.PollInterval
+	last := ""
+	for {
+		if j.revision != last {
+			last = j.revision
+			if onChange != nil {
+				onChange(j)
+			}
+		}
+		if j.State.Terminal() {
+			return j.Err()
+		}
+		var info *provider.JobInfo
+		if canWatch {
+			err = j.c.retry(ctx, func() (err error) {
+				info, err = watcher.WatchJob(ctx, j.Name, j.revision)
+				return err
+			})
+		} else {
+			if err := sleep(ctx, delay); err != nil {
+				return err
+			}
+			delay = min(2*delay, j.c.opts.MaxPollInterval)
+			err = j.c.retry(ctx, func() (err error) {
+				info, err = t.GetJob(ctx, j.Name)
+				return err
+			})
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		j.update(j.Location.Provider, info)
+	}
+}
+
+// Cancel asks the job to stop. Cancelling a job that already ended changes
+// nothing.
+func (j *TrainJob) Cancel(ctx context.Context) error {
+	t, err := j.c.trainer(j.Location.Provider)
+	if err != nil {
+		return err
+	}
+	req := &Request{Action: ActionJobCancel, Target: fmtTarget("job", j.Name), Location: j.Location, Job: &j.Spec}
+	_, err = j.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		var info *provider.JobInfo
+		err := j.c.retry(ctx, func() (err error) {
+			info, err = t.CancelJob(ctx, j.Name)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		j.update(j.Location.Provider, info)
+		return j, nil
+	})
+	return err
+}
+
+// Logs returns the job's log output so far. It fails with Unimplemented when
+// the provider cannot stream logs.
+func (j *TrainJob) Logs(ctx context.Context) (io.ReadCloser, error) {
+	t, err := j.c.trainer(j.Location.Provider)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := t.(provider.JobLogger)
+	if !ok {
+		return nil, errorf(Unimplemented, "provider %q (%s) does not offer job logs", j.Location.Provider, j.c.providers[j.Location.Provider].Kind())
+	}
+	return l.JobLogs(ctx, j.Name)
+}

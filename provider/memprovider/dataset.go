@@ -1,0 +1,375 @@
+package memprovider
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"io"
+	"slices"
+
+	"github.com/tideline-ml/tideline/provider"
+)
+
+// chunkSize is the unit a dataset's bytes are stored in. Fixed-size chunks
+// filled straight from the reader keep a put's allocations at the dataset's
+// size plus one small header per chunk, where a doubling buffer would
+// allocate about twice the size and copy it on every growth.
+const chunkSize = 1 << 20
+
+type dataset struct {
+	info provider.DatasetInfo
+	// chunks hold the bytes; every chunk but the last is chunkSize long.
+	// They are never written after the version is committed, which is what
+	// lets readers share them.
+	chunks [][]byte
+	seq    uint64 // creation order, to break ties between equal Created times
+}
+
+func (d *dataset) copyInfo() *provider.DatasetInfo {
+	info := d.info
+	info.Metadata = cloneStrings(d.info.Metadata)
+	return &info
+}
+
+// PutDataset stores a new version. It checks for an existing version before
+// reading anything, so a duplicate is refused without consuming
+// req.Content, and checks again when committing, so that of two concurrent
+// puts of one version exactly one succeeds. A read error, a context that ends
+// while reading (checked between chunks) or a duplicate found at commit leaves
+// nothing behind.
+func (p *Provider) PutDataset(ctx context.Context, req *provider.PutDatasetRequest) (*provider.DatasetInfo, error) {
+	target := ""
+	if req != nil {
+		target = req.Name + "@" + req.Version
+	}
+	c, err := p.enter(ctx, "PutDataset", target)
+	if err != nil {
+		return nil, err
+	}
+	info, err := p.putDataset(ctx, req)
+	return finish(c, info, err)
+}
+
+func (p *Provider) putDataset(ctx context.Context, req *provider.PutDatasetRequest) (*provider.DatasetInfo, error) {
+	if req == nil {
+		return nil, provider.Errorf(provider.InvalidArgument, "PutDataset needs a request; got nil")
+	}
+	if err := provider.ValidateName("dataset name", req.Name); err != nil {
+		return nil, err
+	}
+	if err := provider.ValidateVersion("dataset version", req.Version); err != nil {
+		return nil, err
+	}
+	if err := p.checkRegion("dataset region", req.Region); err != nil {
+		return nil, err
+	}
+	if err := provider.ValidateMetadata("dataset metadata", req.Metadata); err != nil {
+		return nil, err
+	}
+	if req.Content == nil {
+		return nil, provider.Errorf(provider.InvalidArgument, "dataset %q version %q has no content; wrap the bytes with provider.NewContent", req.Name, req.Version)
+	}
+	md := cloneStrings(req.Metadata)
+
+	p.mu.Lock()
+	err := p.checkNewDatasetLocked(req.Name, req.Version)
+	p.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+
+	chunks, err := p.readChunks(ctx, req.Content)
+	if err != nil {
+		return nil, err
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkNewDatasetLocked(req.Name, req.Version); err != nil {
+		return nil, err
+	}
+	seq := p.nextLocked()
+	d := &dataset{
+		info: provider.DatasetInfo{
+			Name:     req.Name,
+			Version:  req.Version,
+			Region:   req.Region,
+			URI:      p.uri("datasets", req.Name, req.Version),
+			Digest:   req.Content.Digest(),
+			Size:     req.Content.Size(),
+			Metadata: md,
+			Created:  p.now(),
+			ETag:     p.tagLocked(),
+		},
+		chunks: chunks,
+		seq:    seq,
+	}
+	versions := p.datasets[req.Name]
+	if versions == nil {
+		versions = make(map[string]*dataset)
+		p.datasets[req.Name] = versions
+	}
+	versions[req.Version] = d
+	return d.copyInfo(), nil
+}
+
+func (p *Provider) checkNewDatasetLocked(name, version string) error {
+	if _, ok := p.datasets[name][version]; ok {
+		return provider.Errorf(provider.AlreadyExists, "dataset %q version %q already exists in memory provider %q; versions are immutable, so store the new bytes under a new version", name, version, p.name)
+	}
+	return nil
+}
+
+// readChunks reads content to EOF into chunks, checking ctx before each one.
+// A short last chunk is copied into a buffer of its own length when that
+// saves more than half a chunk, and the full-size buffer is recycled.
+func (p *Provider) readChunks(ctx context.Context, content *provider.Content) ([][]byte, error) {
+	var chunks [][]byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		buf := p.getChunk()
+		n, err := io.ReadFull(content, buf)
+		if n == len(buf) {
+			chunks = append(chunks, buf)
+			continue
+		}
+		// io.ReadFull turns an EOF after some bytes into ErrUnexpectedEOF;
+		// Done tells that apart from a reader that failed with
+		// ErrUnexpectedEOF itself, whose error must reach the caller as is.
+		if !content.Done() || (err != io.EOF && err != io.ErrUnexpectedEOF) {
+			p.putChunk(buf)
+			return nil, err
+		}
+		switch {
+		case n == 0:
+			p.putChunk(buf)
+		case n > chunkSize/2:
+			chunks = append(chunks, buf[:n:n])
+		default:
+			tail := make([]byte, n)
+			copy(tail, buf)
+			p.putChunk(buf)
+			chunks = append(chunks, tail)
+		}
+		return chunks, nil
+	}
+}
+
+func (p *Provider) getChunk() []byte {
+	if b, ok := p.chunks.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, chunkSize)
+}
+
+func (p *Provider) putChunk(b []byte) {
+	if cap(b) == chunkSize {
+		b = b[:chunkSize]
+		p.chunks.Put(&b)
+	}
+}
+
+// GetDataset returns one version. Errors: NotFound.
+func (p *Provider) GetDataset(ctx context.Context, name, version string) (*provider.DatasetInfo, error) {
+	c, err := p.enter(ctx, "GetDataset", name+"@"+version)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	d, err := p.datasetLocked(name, version)
+	var info *provider.DatasetInfo
+	if err == nil {
+		info = d.copyInfo()
+	}
+	p.mu.Unlock()
+	return finish(c, info, err)
+}
+
+func (p *Provider) datasetLocked(name, version string) (*dataset, error) {
+	d, ok := p.datasets[name][version]
+	if !ok {
+		if len(p.datasets[name]) == 0 {
+			return nil, provider.Errorf(provider.NotFound, "dataset %q does not exist in memory provider %q; store a version with PutDataset first", name, p.name)
+		}
+		return nil, provider.Errorf(provider.NotFound, "dataset %q has no version %q in memory provider %q; ListDatasets shows the versions it has", name, version, p.name)
+	}
+	return d, nil
+}
+
+// ListDatasets returns the versions of the named dataset, or of every
+// dataset when name is empty, ordered by name and then by creation time
+// (creation order when times are equal). An unknown name gives an empty list.
+func (p *Provider) ListDatasets(ctx context.Context, name string) ([]*provider.DatasetInfo, error) {
+	c, err := p.enter(ctx, "ListDatasets", name)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	var found []*dataset
+	if name == "" {
+		for _, versions := range p.datasets {
+			for _, d := range versions {
+				found = append(found, d)
+			}
+		}
+	} else {
+		for _, d := range p.datasets[name] {
+			found = append(found, d)
+		}
+	}
+	slices.SortFunc(found, func(a, b *dataset) int {
+		return cmp.Or(
+			cmp.Compare(a.info.Name, b.info.Name),
+			a.info.Created.Compare(b.info.Created),
+			cmp.Compare(a.seq, b.seq))
+	})
+	out := make([]*provider.DatasetInfo, len(found))
+	for i, d := range found {
+		out[i] = d.copyInfo()
+	}
+	p.mu.Unlock()
+	return finish(c, out, nil)
+}
+
+// OpenDataset opens a version for reading. The reader shares the stored
+// chunks, which are never written again, so opening copies nothing; it
+// implements io.WriterTo, so io.Copy hands each chunk to the writer as is. A
+// reader opened before DeleteDataset keeps reading the deleted bytes until it
+// is closed. Errors: NotFound.
+func (p *Provider) OpenDataset(ctx context.Context, name, version string) (io.ReadCloser, error) {
+	c, err := p.enter(ctx, "OpenDataset", name+"@"+version)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	d, err := p.datasetLocked(name, version)
+	var r io.ReadCloser
+	if err == nil {
+		r = &chunkReader{chunks: d.chunks}
+	}
+	p.mu.Unlock()
+	return finish(c, r, err)
+}
+
+// UpdateDatasetMetadata merges md into a version's metadata, an empty value
+// deleting a key. Every successful update gives a new ETag, even one that
+// changed nothing, as a cloud's metadata write does. Errors: NotFound;
+// Conflict if ifMatch is not empty and stale; InvalidArgument if md, or the
+// merged result, breaks the metadata rules.
+func (p *Provider) UpdateDatasetMetadata(ctx context.Context, name, version string, md map[string]string, ifMatch string) (*provider.DatasetInfo, error) {
+	c, err := p.enter(ctx, "UpdateDatasetMetadata", name+"@"+version)
+	if err != nil {
+		return nil, err
+	}
+	info, err := p.updateDatasetMetadata(name, version, md, ifMatch)
+	return finish(c, info, err)
+}
+
+func (p *Provider) updateDatasetMetadata(name, version string, md map[string]string, ifMatch string) (*provider.DatasetInfo, error) {
+	if err := provider.ValidateMetadata("dataset metadata", md); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, err := p.datasetLocked(name, version)
+	if err != nil {
+		return nil, err
+	}
+	if ifMatch != "" && ifMatch != d.info.ETag {
+		return nil, provider.Errorf(provider.Conflict, "dataset %q version %q changed since it was read (ETag %q, now %q); read it again and reapply the change", name, version, ifMatch, d.info.ETag)
+	}
+	next := merged(d.info.Metadata, md)
+	if err := provider.ValidateMetadata("dataset metadata after the merge", next); err != nil {
+		return nil, err
+	}
+	d.info.Metadata = next
+	d.info.ETag = p.tagLocked()
+	return d.copyInfo(), nil
+}
+
+// DeleteDataset deletes a version. Errors: NotFound.
+func (p *Provider) DeleteDataset(ctx context.Context, name, version string) error {
+	c, err := p.enter(ctx, "DeleteDataset", name+"@"+version)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	_, err = p.datasetLocked(name, version)
+	if err == nil {
+		delete(p.datasets[name], version)
+		if len(p.datasets[name]) == 0 {
+			delete(p.datasets, name)
+		}
+	}
+	p.mu.Unlock()
+	return c.exit(err)
+}
+
+// errReaderClosed is what a closed dataset reader returns.
+var errReaderClosed = errors.New("memprovider: read from a closed dataset reader")
+
+// chunkReader reads a dataset's chunks in place. Like most readers it is not
+// safe for concurrent use; open one per goroutine.
+type chunkReader struct {
+	chunks [][]byte // unread chunks; chunks[0][off:] is next
+	off    int
+	closed bool
+}
+
+func (r *chunkReader) Read(b []byte) (int, error) {
+	if r.closed {
+		return 0, errReaderClosed
+	}
+	if len(r.chunks) == 0 {
+		if len(b) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(b) && len(r.chunks) > 0 {
+		k := copy(b[n:], r.chunks[0][r.off:])
+		n += k
+		r.advance(k)
+	}
+	return n, nil
+}
+
+// WriteTo writes the unread bytes to w chunk by chunk, without copying them.
+func (r *chunkReader) WriteTo(w io.Writer) (int64, error) {
+	if r.closed {
+		return 0, errReaderClosed
+	}
+	var total int64
+	for len(r.chunks) > 0 {
+		rest := r.chunks[0][r.off:]
+		n, err := w.Write(rest)
+		total += int64(n)
+		r.advance(n)
+		if err != nil {
+			return total, err
+		}
+		if n < len(rest) {
+			return total, io.ErrShortWrite
+		}
+	}
+	return total, nil
+}
+
+func (r *chunkReader) advance(n int) {
+	r.off += n
+	if r.off == len(r.chunks[0]) {
+		// r.chunks shares the stored slice, so it is resliced, never written.
+		r.chunks = r.chunks[1:]
+		r.off = 0
+	}
+}
+
+// Close releases the reader's hold on the chunks. Closing twice is harmless.
+func (r *chunkReader) Close() error {
+	r.closed = true
+	r.chunks = nil
+	return nil
+}
