@@ -1,0 +1,62 @@
+// Package mlops is Tideline's portable API: one Client through which a
+// pipeline program stores datasets, trains on GPUs, registers and approves
+// models and rolls out deployments, on whichever providers it was given.
+//
+// A Client is built from named providers (package provider describes the
+// contract; provider/memprovider is the in-memory one, and cloud drivers
+// follow the same contract):
+//
+//	c, err := mlops.NewClient(mlops.Providers{"lab": memprovider.New(nil)},
+//		&mlops.ClientOptions{Principal: mlops.Principal{ID: "alice@example.com"}})
+//
+// A pipeline can combine capabilities of several providers — data in one,
+// training in another, the registry and serving in a third. Where a call
+// could go to more than one provider, its Location names the provider.
+//
+// # The shape of a call
+//
+// Every call that changes something takes the same path: the input is
+// validated (a typed InvalidArgument error names the field; nothing is
+// created), references are resolved (a dataset reference becomes a URI and
+// a digest), the Policy decides with every reason listed, the Hooks see the
+// decision (the audit log is a hook, and a hook that cannot record stops the
+// call), and only then does a provider do the work. A denial is a
+// *PolicyError matching ErrPolicyDenied, and no provider is called.
+//
+// # Datasets, jobs, models, endpoints
+//
+// CreateDataset streams bytes into a provider, hashing them with SHA-256 in
+// the same pass; versions are immutable, and Dataset.Open verifies the digest
+// as the bytes are read back. SubmitJob is idempotent — by key, or by a digest
+// of the spec — so a retried submission never starts a second GPU job;
+// GetJob re-attaches by ID from any process, and TrainJob.Wait watches or
+// polls. ModelRegistry numbers versions per model, moves aliases atomically
+// and records approvals. An Endpoint holds named deployments and a traffic
+// split; Rollout shifts traffic in steps with a health check between them,
+// rolls back on failure, and keeps its progress in the endpoint so that a
+// crashed program can resume it.
+//
+// # Errors
+//
+// Errors carry a code modelled on gRPC's (see ErrorCode); Code(err) reads it
+// and each code has a sentinel for errors.Is (ErrNotFound, ErrConflict, ...).
+// A provider's own error stays reachable through errors.As. Context errors
+// are returned as they are, so errors.Is(err, context.Canceled) works.
+// Policy denials are *PolicyError, failed jobs *JobError, failed rollouts
+// *RolloutError.
+//
+// # Concurrency
+//
+// A Client is safe for concurrent use and holds no state beyond its
+// configuration; everything lives in the providers. The handles it returns
+// (*Dataset, *TrainJob, *ModelVersion, *Endpoint) are snapshots that one
+// goroutine at a time may refresh.
+//
+// # Testing
+//
+// Build the Client over memprovider.New in tests: it has real semantics
+// (immutability, version numbering, the job state machine, traffic
+// validation), lets the test drive jobs to completion or failure, injects
+// faults, and records calls, so a test can assert that nothing was created
+// after a failure.
+package mlops

@@ -1,0 +1,120 @@
+package mlops_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tideline-ml/tideline/mlops"
+	"github.com/tideline-ml/tideline/provider/memprovider"
+	"github.com/tideline-ml/tideline/residency"
+)
+
+func Example() {
+	ctx := context.Background()
+	mem := memprovider.New(nil)
+	c, err := mlops.NewClient(mlops.Providers{"lab": mem}, &mlops.ClientOptions{
+		Principal: mlops.Principal{ID: "alice@example.com"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	eu := mlops.Location{Provider: "lab", Region: "westeurope"}
+
+	claims, err := c.CreateDataset(ctx, "claims", "1", strings.NewReader("id,amount\n1,120\n"),
+		&mlops.CreateDatasetOptions{Location: eu, Classification: residency.Restricted})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("dataset", claims.Ref(), claims.Size, "bytes,", claims.Classification)
+
+	job, err := c.SubmitJob(ctx, mlops.TrainJobSpec{
+		Name: "fraud", Location: mlops.Location{Provider: "lab", Region: "EU-SOUTH-03"},
+		Image:  "registry.example/ml/train:1",
+		GPU:    mlops.GPURequest{Type: "H100", Count: 8},
+		Inputs: []mlops.JobInput{{Name: "claims", Dataset: claims.Ref()}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	// The in-memory provider lets the program play the cloud's controller.
+	_ = mem.StartJob(job.Name)
+	_ = mem.CompleteJob(job.Name, "")
+	if err := job.Wait(ctx, nil); err != nil {
+		panic(err)
+	}
+	fmt.Println("job", job.State)
+
+	mv, err := c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID},
+		&mlops.RegisterOptions{Region: "westeurope", Framework: "pytorch"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("model", mv.Model, "version", mv.Version, mv.Approval.State)
+	// Output:
+	// dataset claims@1 16 bytes, restricted
+	// job Succeeded
+	// model fraud version 1 Pending
+}
+
+func ExampleEndpoint_Rollout() {
+	ctx := context.Background()
+	c, _ := mlops.NewClient(mlops.Providers{"lab": memprovider.New(nil)},
+		&mlops.ClientOptions{Principal: mlops.Principal{ID: "alice@example.com"}})
+	reg := c.Models("")
+	register := func() *mlops.ModelVersion {
+		mv, _ := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://lab/artifacts/fraud"},
+			&mlops.RegisterOptions{Region: "westeurope"})
+		mv, _ = reg.Approve(mlops.WithPrincipal(ctx, mlops.Principal{ID: "bob@example.com"}), "fraud", mv.Version, "reviewed")
+		return mv
+	}
+	ep, _ := c.CreateEndpoint(ctx, "fraud-api", &mlops.EndpointOptions{Location: mlops.Location{Region: "westeurope"}})
+	_, _ = ep.Deploy(ctx, "blue", register(), nil)
+	_ = ep.Promote(ctx, "blue")
+	_, _ = ep.Deploy(ctx, "green", register(), nil)
+
+	err := ep.Rollout(ctx, "green", &mlops.RolloutOptions{
+		Steps:  []int{10, 50, 100},
+		OnStep: func(s mlops.RolloutStep) { fmt.Println("step", s.Index, s.Split) },
+		Check: func(ctx context.Context, s mlops.RolloutStep) error {
+			if s.Percent == 50 {
+				return errors.New("error rate 3% over budget")
+			}
+			return nil
+		},
+	})
+	fmt.Println(err)
+	fmt.Println("traffic now", ep.Traffic)
+	// Output:
+	// step 1 map[blue:90 green:10]
+	// step 2 map[blue:50 green:50]
+	// rollout of fraud-api/green failed at step 2 (50%): error rate 3% over budget; rolled back to {blue=100}
+	// traffic now map[blue:100]
+}
+
+func ExamplePolicyError() {
+	ctx := context.Background()
+	c, _ := mlops.NewClient(mlops.Providers{"lab": memprovider.New(nil)}, &mlops.ClientOptions{
+		Principal: mlops.Principal{ID: "alice@example.com"},
+		Policy: mlops.NewPolicy(
+			mlops.AllowRegions("westeurope", "EU-SOUTH-03"),
+			mlops.AllowImages(true, "registry.example/ml/"),
+		),
+	})
+	_, err := c.SubmitJob(ctx, mlops.TrainJobSpec{
+		Name: "fraud", Location: mlops.Location{Region: "US-EAST-04"},
+		Image: "registry.example/ml/train:latest",
+	})
+	var pe *mlops.PolicyError
+	if errors.As(err, &pe) {
+		for _, r := range pe.Reasons {
+			fmt.Println(r.Rule+":", r.Message)
+		}
+	}
+	fmt.Println(errors.Is(err, mlops.ErrPolicyDenied), mlops.Code(err))
+	// Output:
+	// region-allowlist: region US-EAST-04 (lab) is not in the allowlist [westeurope, EU-SOUTH-03]
+	// image-allowlist: image "registry.example/ml/train:latest" is not pinned by digest; use name@sha256:<64 hex digits>
+	// true PermissionDenied
+}
