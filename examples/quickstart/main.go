@@ -92,8 +92,8 @@ func run(ctx context.Context, w io.Writer) error {
 	spec := mlops.TrainJobSpec{
 		Name: "fraud", Image: image,
 		Command: []string{"python", "-m", "fraud.train"}, Args: []string{"--epochs", "3"},
-		GPU:    mlops.GPURequest{Type: "H100", Count: 8},
-		Inputs: []mlops.JobInput{{Name: "claims", Dataset: claims.Ref()}},
+		GPU:         mlops.GPURequest{Type: "H100", Count: 8},
+		Inputs:      []mlops.JobInput{{Name: "claims", Dataset: claims.Ref()}},
 		MaxDuration: 6 * time.Hour,
 	}
 	spec.Location = usEast

@@ -221,13 +221,15 @@ func TestPutDatasetAllocations(t *testing.T) {
 		t.Errorf("PutDataset of %d MiB made %.0f allocations; want at most %.0f", size>>20, allocs, limit)
 	}
 
-	// Allocated bytes: the data itself plus less than one chunk.
+	// Allocated bytes: the data itself, plus at most one chunk buffer for
+	// the read that finds EOF (the pool that recycles it may be empty: the
+	// race detector drops pooled items at random), plus small headers.
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	put()
 	runtime.ReadMemStats(&after)
-	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(size+chunkSize); got > limit {
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(size+chunkSize+64<<10); got > limit {
 		t.Errorf("PutDataset of %d bytes allocated %d bytes; want at most %d", size, got, limit)
 	}
 

@@ -289,9 +289,9 @@ func (p *Provider) deleteDeployment(endpoint, name string) error {
 // ETag. Errors: NotFound; Conflict if upd.IfMatch is not empty and stale;
 // InvalidArgument if a share names an unknown deployment or is negative, the
 // live shares do not sum to 100 (0 with no deployments), a mirror share
-// exceeds 50 or targets a deployment with live traffic, or the metadata is
-// bad; Unimplemented for a non-zero mirror share when ServingCapabilities
-// says Mirror is false.
+// exceeds 50 or targets a deployment with live traffic, a mirror share is
+// not zero while ServingCapabilities says Mirror is false, or the metadata is
+// bad.
 func (p *Provider) UpdateEndpoint(ctx context.Context, upd *provider.EndpointUpdate) (*provider.EndpointInfo, error) {
 	target := ""
 	if upd != nil {
@@ -346,7 +346,7 @@ func (p *Provider) updateEndpoint(upd *provider.EndpointUpdate) (*provider.Endpo
 		if !p.serving.Mirror {
 			for _, k := range slices.Sorted(maps.Keys(upd.Mirror)) {
 				if upd.Mirror[k] > 0 {
-					return nil, provider.Errorf(provider.Unimplemented, "memory provider %q is configured without traffic mirroring (ServingCapabilities.Mirror is false); leave Mirror empty", p.name)
+					return nil, provider.Errorf(provider.InvalidArgument, "mirror share of deployment %q: memory provider %q is configured without traffic mirroring (ServingCapabilities.Mirror is false); leave Mirror empty", k, p.name)
 				}
 			}
 		}
