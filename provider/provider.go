@@ -1,7 +1,5 @@
 package provider
 
-import "context"
-
 // Provider is what every driver implements. The capabilities a provider
 // offers are found by type assertion: a provider that stores data implements
 // DataStore, one that trains implements Trainer, and so on. A provider need
@@ -78,9 +76,3 @@ func HasRegion(p Provider, name string) (Region, bool) {
 	return Region{}, false
 }
 
-// checkContext is shared by drivers that want to fail fast on a done context.
-func checkContext(ctx context.Context) error { return ctx.Err() }
-
-// CheckContext returns ctx.Err() unwrapped, so that CodeOf maps it to
-// Canceled or DeadlineExceeded. Drivers call it before doing work.
-func CheckContext(ctx context.Context) error { return checkContext(ctx) }
