@@ -1,5 +1,7 @@
 package provider
 
+import "context"
+
 // Provider is what every driver implements. The capabilities a provider
 // offers are found by type assertion: a provider that stores data implements
 // DataStore, one that trains implements Trainer, and so on. A provider need
@@ -76,3 +78,7 @@ func HasRegion(p Provider, name string) (Region, bool) {
 	return Region{}, false
 }
 
+
+// CheckContext returns ctx.Err() unwrapped, so that CodeOf maps it to
+// Canceled or DeadlineExceeded. Drivers call it before doing work.
+func CheckContext(ctx context.Context) error { return ctx.Err() }

@@ -310,6 +310,8 @@ func (p *Provider) DeleteDataset(ctx context.Context, name, version string) erro
 // errReaderClosed is what a closed dataset reader returns.
 var errReaderClosed = errors.New("memprovider: read from a closed dataset reader")
 
+var _ io.WriterTo = (*chunkReader)(nil)
+
 // chunkReader reads a dataset's chunks in place. Like most readers it is not
 // safe for concurrent use; open one per goroutine.
 type chunkReader struct {

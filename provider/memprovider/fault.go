@@ -9,15 +9,20 @@ import (
 	"github.com/tideline-ml/tideline/provider"
 )
 
-// The operations that record calls and consult faults: every method of the
-// provider contract that takes a context.
-var operations = [...]string{
-	"PutDataset", "GetDataset", "ListDatasets", "OpenDataset", "UpdateDatasetMetadata", "DeleteDataset",
-	"SubmitJob", "GetJob", "ListJobs", "CancelJob", "WatchJob", "JobLogs",
-	"CreateModelVersion", "GetModelVersion", "ListModelVersions", "UpdateModelVersion",
-	"SetAlias", "DeleteAlias", "Aliases",
-	"CreateEndpoint", "GetEndpoint", "ListEndpoints", "DeleteEndpoint",
-	"CreateDeployment", "GetDeployment", "ListDeployments", "DeleteDeployment", "UpdateEndpoint",
+// isOperation reports whether op names a method that records calls and
+// consults faults: every method of the provider contract that takes a
+// context.
+func isOperation(op string) bool {
+	switch op {
+	case "PutDataset", "GetDataset", "ListDatasets", "OpenDataset", "UpdateDatasetMetadata", "DeleteDataset",
+		"SubmitJob", "GetJob", "ListJobs", "CancelJob", "WatchJob", "JobLogs",
+		"CreateModelVersion", "GetModelVersion", "ListModelVersions", "UpdateModelVersion",
+		"SetAlias", "DeleteAlias", "Aliases",
+		"CreateEndpoint", "GetEndpoint", "ListEndpoints", "DeleteEndpoint",
+		"CreateDeployment", "GetDeployment", "ListDeployments", "DeleteDeployment", "UpdateEndpoint":
+		return true
+	}
+	return false
 }
 
 // Fault makes calls fail or slow down, the way a client-go reactor does. A
@@ -70,7 +75,7 @@ type faultEntry struct {
 // Nth or Latency is negative: a misspelt fault that never fires would let a
 // test pass that should not.
 func (p *Provider) InjectFault(f Fault) (remove func()) {
-	if f.Op != "" && !slices.Contains(operations[:], f.Op) {
+	if f.Op != "" && !isOperation(f.Op) {
 		panic("memprovider: InjectFault: no operation is called " + f.Op + "; use a contract method name such as PutDataset, or \"\" for every method")
 	}
 	if f.Nth < 0 {

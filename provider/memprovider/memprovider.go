@@ -39,7 +39,8 @@ type Options struct {
 	// Running (attempt 1) as soon as it is submitted and Succeeded once the
 	// clock shows JobDuration elapsed since its current attempt started. A
 	// retry after FailJob starts at once. Zero leaves every job Queued until
-	// the test drives it with StartJob, CompleteJob and FailJob.
+	// the test drives it with StartJob, CompleteJob and FailJob; a negative
+	// value counts as zero.
 	JobDuration time.Duration
 
 	// ManualDeployments keeps new deployments Creating until the test calls
@@ -214,11 +215,11 @@ func (p *Provider) tagLocked() string { return strconv.FormatUint(p.nextLocked()
 // checkRegion reports InvalidArgument, naming the region and listing the
 // provider's own, unless region is one of them.
 func (p *Provider) checkRegion(field, region string) error {
-	if _, ok := provider.HasRegion(p, region); ok {
-		return nil
-	}
 	names := make([]string, len(p.regions))
 	for i, r := range p.regions {
+		if r.Name == region {
+			return nil
+		}
 		names[i] = r.Name
 	}
 	list := strings.Join(names, ", ")
