@@ -78,7 +78,6 @@ func HasRegion(p Provider, name string) (Region, bool) {
 	return Region{}, false
 }
 
-
 // CheckContext returns ctx.Err() unwrapped, so that CodeOf maps it to
 // Canceled or DeadlineExceeded. Drivers call it before doing work.
 func CheckContext(ctx context.Context) error { return ctx.Err() }
