@@ -17,6 +17,17 @@
 // suite in package providertest checks exactly those sentences, and every
 // driver passes it.
 //
+// # Rules for every method
+//
+// Beyond what each method's comment says, every method of every capability:
+//
+//   - returns InvalidArgument for a name, version or metadata key that breaks
+//     the naming rules below, and stores nothing;
+//   - returns the context's error (Canceled or DeadlineExceeded through
+//     CodeOf) when ctx is done before the work, and changes nothing;
+//   - hands the caller values it owns: returned structs, maps and slices are
+//     copies, and the driver keeps no reference to the caller's inputs.
+//
 // # Errors
 //
 // Drivers return *Error values whose Code follows gRPC's status codes

@@ -27,9 +27,12 @@ type Trainer interface {
 	// ListJobs returns every job, ordered by creation time.
 	ListJobs(ctx context.Context) ([]*JobInfo, error)
 
-	// CancelJob asks a job to stop and returns its state after the request.
-	// Cancelling a job that already ended is not an error: the job is
-	// returned unchanged. Errors: NotFound.
+	// CancelJob stops a job: a Queued or Running job ends Canceled, and the
+	// returned state says so once the cloud has confirmed it (a driver whose
+	// cloud cancels asynchronously waits for that or returns the job while it
+	// is still stopping, with a Message saying so). Cancelling a job that
+	// already ended is not an error: the job is returned unchanged.
+	// Errors: NotFound.
 	CancelJob(ctx context.Context, name string) (*JobInfo, error)
 }
 

@@ -1,0 +1,536 @@
+package providertest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tideline-ml/tideline/provider"
+)
+
+// Harness connects the suite to one provider. A provider's own test
+// implements it and hands a HarnessMaker to RunConformanceTests.
+//
+// The suite never assumes it owns the provider's state: a harness over a real
+// cloud (or an emulator shared by several test binaries) may hand every
+// subtest the same account, so each subtest uses names of its own and reads
+// lists filtered by those names.
+//
+// The controller methods (StartJob, CompleteJob, FailJob,
+// SetDeploymentReady) play the part of the cloud's own controllers, which
+// nothing runs in a test: memprovider calls its controls, a Kubernetes
+// harness writes Job or InferenceService status, an Azure harness changes
+// the contract server's state. They are called with the provider value the
+// harness returned from MakeProvider, and only for capabilities the harness
+// claims.
+type Harness interface {
+	// Capabilities lists the capabilities the harness claims for its
+	// provider. The suite fails a claimed capability that the provider does
+	// not implement, and skips every test of an unclaimed one by name.
+	Capabilities() []provider.Capability
+
+	// MakeProvider returns the provider under test.
+	MakeProvider(ctx context.Context) (provider.Provider, error)
+
+	// Reopen returns a second provider value over the same state as p, as a
+	// second process re-attaching by name would hold. A provider that keeps
+	// no client-side state may return p itself.
+	Reopen(ctx context.Context, p provider.Provider) (provider.Provider, error)
+
+	// StartJob starts the job's next run: Queued → Running, one more
+	// attempt counted.
+	StartJob(ctx context.Context, p provider.Provider, name string) error
+
+	// CompleteJob ends the job's run successfully. An empty outputURI leaves
+	// the choice of output location to the provider.
+	CompleteJob(ctx context.Context, p provider.Provider, name, outputURI string) error
+
+	// FailJob ends the job's run with a failure described by message. The
+	// provider then retries as the job's MaxRetries allows, as the cloud
+	// would.
+	FailJob(ctx context.Context, p provider.Provider, name, message string) error
+
+	// SetDeploymentReady marks a deployment as ready to serve.
+	SetDeploymentReady(ctx context.Context, p provider.Provider, endpoint, name string) error
+
+	// Close releases what the harness holds. The suite calls it once per
+	// harness, when the subtest that made the harness ends.
+	Close()
+}
+
+// HarnessMaker makes a Harness. The suite calls it once for every subtest
+// and benchmark, with that subtest's testing.TB, so a harness may use
+// tb.Cleanup, tb.Skip or tb.Log.
+type HarnessMaker func(ctx context.Context, tb testing.TB) (Harness, error)
+
+// Options tunes the suite for a provider. A nil *Options means the
+// defaults, which suit an in-memory provider.
+type Options struct {
+	// Timeout bounds each wait for a job or a deployment to reach a state
+	// after the harness moved it. Zero means 10 seconds; a real cloud may
+	// need minutes.
+	Timeout time.Duration
+
+	// PollInterval is the pause between reads when the suite waits by
+	// polling (always for deployments, and for jobs when the provider has no
+	// JobWatcher). Zero means 5 milliseconds.
+	PollInterval time.Duration
+
+	// Region is where the suite creates everything. Empty means the first
+	// of the provider's Regions.
+	Region string
+
+	// Concurrency is the number of goroutines in the concurrency tests.
+	// Zero means 8.
+	Concurrency int
+
+	// Parallel runs the leaf subtests in parallel (t.Parallel). Safe because
+	// every subtest uses its own names; worth it when calls are slow.
+	Parallel bool
+
+	// PrepareJob, when not nil, adjusts every job spec the suite builds
+	// before submitting it (an image the backend can pull, a GPU type its
+	// regions offer). It must not change Name or Region.
+	PrepareJob func(*provider.JobSpec)
+
+	// PrepareDeployment, when not nil, adjusts every deployment spec the
+	// suite builds before creating it (an instance type the backend knows).
+	// It must not change Endpoint or Name.
+	PrepareDeployment func(*provider.DeploymentSpec)
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.Timeout <= 0 {
+		r.Timeout = 10 * time.Second
+	}
+	if r.PollInterval <= 0 {
+		r.PollInterval = 5 * time.Millisecond
+	}
+	if r.Concurrency <= 0 {
+		r.Concurrency = 8
+	}
+	return r
+}
+
+// namer hands out names that no other subtest of this run, and no other run
+// sharing the same account, will use: a random run id, then a counter, then
+// a readable tag. Every name satisfies provider.ValidateName.
+type namer struct {
+	run string
+	n   atomic.Int64
+}
+
+func newNamer() *namer {
+	var b [3]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand does not fail on supported platforms; a fixed id only
+		// risks collisions with other runs on a shared account.
+		b = [3]byte{0x7e, 0x1d, 0xe0}
+	}
+	return &namer{run: "ct" + hex.EncodeToString(b[:])}
+}
+
+// name returns a fresh resource name ending in tag. Characters the naming
+// rule does not allow become single hyphens, so any tag gives a valid name.
+func (n *namer) name(tag string) string {
+	prefix := n.run + "-" + strconv.FormatInt(n.n.Add(1), 36) + "-"
+	var b strings.Builder
+	for _, c := range strings.ToLower(tag) {
+		switch {
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+			b.WriteRune(c)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	tag = strings.Trim(b.String(), "-")
+	if room := provider.MaxNameLen - len(prefix); len(tag) > room {
+		tag = strings.TrimRight(tag[:room], "-")
+	}
+	if tag == "" {
+		tag = "x"
+	}
+	return prefix + tag
+}
+
+// env is what one leaf subtest works with.
+type env struct {
+	ctx    context.Context
+	h      Harness
+	p      provider.Provider
+	o      Options
+	names  *namer
+	claims map[provider.Capability]bool
+	region string
+	// otherRegion is a region name the provider does not have.
+	otherRegion string
+
+	ds  provider.DataStore
+	tr  provider.Trainer
+	reg provider.Registry
+	srv provider.Serving
+	// watcher is set only when the harness claims CapJobWatch.
+	watcher provider.JobWatcher
+	logger  provider.JobLogger
+}
+
+// suite is one run of the conformance tests.
+type suite struct {
+	newHarness HarnessMaker
+	o          Options
+	names      *namer
+	claims     map[provider.Capability]bool
+}
+
+// test is one named contract sentence.
+type test struct {
+	name string
+	// needs lists capabilities beyond the group's own that the test needs;
+	// the test is skipped, by name, when the harness does not claim them.
+	needs []provider.Capability
+	fn    func(t *testing.T, e *env)
+}
+
+// RunConformanceTests runs the conformance suite against the provider that
+// newHarness makes. Subtests are grouped by capability and named after the
+// contract sentence they check, as in TestConformance/DataStore/PutThenGet.
+// A nil opts means the defaults.
+func RunConformanceTests(t *testing.T, newHarness HarnessMaker, opts *Options) {
+	t.Helper()
+	s := &suite{newHarness: newHarness, o: opts.withDefaults(), names: newNamer()}
+
+	h, err := newHarness(t.Context(), t)
+	if err != nil {
+		t.Fatalf("making the harness: %v", err)
+	}
+	claimed := h.Capabilities()
+	h.Close()
+	s.claims = make(map[provider.Capability]bool, len(claimed))
+	for _, c := range claimed {
+		s.claims[c] = true
+	}
+
+	s.group(t, "Provider", "", providerTests())
+	s.group(t, "DataStore", provider.CapDataStore, dataStoreTests())
+	s.group(t, "Trainer", provider.CapTrainer, trainerTests())
+	s.group(t, "Registry", provider.CapRegistry, registryTests())
+	s.group(t, "Serving", provider.CapServing, servingTests())
+}
+
+func (s *suite) group(t *testing.T, name string, capability provider.Capability, tests []test) {
+	t.Run(name, func(t *testing.T) {
+		if capability != "" && !s.claims[capability] {
+			t.Skipf("harness does not claim capability %q; its %d tests are skipped", capability, len(tests))
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				for _, c := range tc.needs {
+					if !s.claims[c] {
+						t.Skipf("harness does not claim capability %q", c)
+					}
+				}
+				if s.o.Parallel {
+					t.Parallel()
+				}
+				tc.fn(t, s.newEnv(t))
+			})
+		}
+	})
+}
+
+// newEnv makes a harness and a provider for one subtest and checks that the
+// provider implements what the harness claims.
+func (s *suite) newEnv(tb testing.TB) *env {
+	tb.Helper()
+	ctx := tb.Context()
+	h, err := s.newHarness(ctx, tb)
+	if err != nil {
+		tb.Fatalf("making the harness: %v", err)
+	}
+	tb.Cleanup(h.Close)
+	p, err := h.MakeProvider(ctx)
+	if err != nil {
+		tb.Fatalf("MakeProvider: %v", err)
+	}
+	if p == nil {
+		tb.Fatal("MakeProvider returned a nil provider and no error")
+	}
+	e := &env{ctx: ctx, h: h, p: p, o: s.o, names: s.names, claims: s.claims}
+	e.region = s.o.Region
+	if e.region == "" {
+		regions := p.Regions()
+		if len(regions) == 0 {
+			tb.Fatalf("%T.Regions() is empty; the suite needs a region to create things in (or set Options.Region)", p)
+		}
+		e.region = regions[0].Name
+	}
+	e.otherRegion = "nowhere-9"
+	for i := 0; ; i++ {
+		if _, ok := provider.HasRegion(p, e.otherRegion); !ok {
+			break
+		}
+		e.otherRegion = fmt.Sprintf("nowhere-%d", i)
+	}
+
+	var ok bool
+	if s.claims[provider.CapDataStore] {
+		if e.ds, ok = p.(provider.DataStore); !ok {
+			tb.Fatalf("harness claims %q but %T does not implement provider.DataStore", provider.CapDataStore, p)
+		}
+	}
+	if s.claims[provider.CapTrainer] {
+		if e.tr, ok = p.(provider.Trainer); !ok {
+			tb.Fatalf("harness claims %q but %T does not implement provider.Trainer", provider.CapTrainer, p)
+		}
+	}
+	if s.claims[provider.CapRegistry] {
+		if e.reg, ok = p.(provider.Registry); !ok {
+			tb.Fatalf("harness claims %q but %T does not implement provider.Registry", provider.CapRegistry, p)
+		}
+	}
+	if s.claims[provider.CapServing] {
+		if e.srv, ok = p.(provider.Serving); !ok {
+			tb.Fatalf("harness claims %q but %T does not implement provider.Serving", provider.CapServing, p)
+		}
+	}
+	if s.claims[provider.CapJobWatch] {
+		if e.watcher, ok = p.(provider.JobWatcher); !ok {
+			tb.Fatalf("harness claims %q but %T does not implement provider.JobWatcher", provider.CapJobWatch, p)
+		}
+	}
+	if s.claims[provider.CapJobLogs] {
+		if e.logger, ok = p.(provider.JobLogger); !ok {
+			tb.Fatalf("harness claims %q but %T does not implement provider.JobLogger", provider.CapJobLogs, p)
+		}
+	}
+	return e
+}
+
+func (e *env) name(tag string) string { return e.names.name(tag) }
+
+// canceledCtx returns a context that is already canceled.
+func (e *env) canceledCtx() context.Context {
+	ctx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	return ctx
+}
+
+// expiredCtx returns a context whose deadline has passed.
+func (e *env) expiredCtx() context.Context {
+	ctx, cancel := context.WithDeadline(e.ctx, time.Now().Add(-time.Second))
+	// The context is already done, so canceling it now releases its timer
+	// without changing its error.
+	cancel()
+	return ctx
+}
+
+// waitCtx bounds one wait by Options.Timeout.
+func (e *env) waitCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(e.ctx, e.o.Timeout)
+}
+
+// waitJob returns the job once cond holds for it, watching when the harness
+// claims JobWatcher and polling GetJob otherwise. It fails the test when
+// Options.Timeout passes first.
+func (e *env) waitJob(t *testing.T, name, what string, cond func(*provider.JobInfo) bool) *provider.JobInfo {
+	t.Helper()
+	ctx, cancel := e.waitCtx()
+	defer cancel()
+	var last *provider.JobInfo
+	rev := ""
+	for {
+		var info *provider.JobInfo
+		var err error
+		if e.watcher != nil {
+			info, err = e.watcher.WatchJob(ctx, name, rev)
+		} else {
+			info, err = e.tr.GetJob(ctx, name)
+		}
+		switch {
+		case err == nil && info == nil:
+			t.Fatalf("waiting for job %q to be %s: the provider returned a nil *JobInfo and no error", name, what)
+		case err == nil:
+			last = info
+			if cond(info) {
+				return info
+			}
+			rev = info.Revision
+		case ctx.Err() != nil:
+			t.Fatalf("job %q did not become %s within %v; last seen: %s", name, what, e.o.Timeout, describeJob(last))
+		default:
+			t.Fatalf("waiting for job %q to be %s: %v", name, what, err)
+		}
+		if e.watcher == nil {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("job %q did not become %s within %v; last seen: %s", name, what, e.o.Timeout, describeJob(last))
+			case <-time.After(e.o.PollInterval):
+			}
+		}
+	}
+}
+
+func describeJob(j *provider.JobInfo) string {
+	if j == nil {
+		return "nothing"
+	}
+	return fmt.Sprintf("state %s, attempts %d, revision %q, message %q", j.State, j.Attempts, j.Revision, j.Message)
+}
+
+// waitDeployment polls GetDeployment until cond holds.
+func (e *env) waitDeployment(t *testing.T, endpoint, name, what string, cond func(*provider.DeploymentInfo) bool) *provider.DeploymentInfo {
+	t.Helper()
+	ctx, cancel := e.waitCtx()
+	defer cancel()
+	var last *provider.DeploymentInfo
+	for {
+		info, err := e.srv.GetDeployment(ctx, endpoint, name)
+		switch {
+		case err == nil && info == nil:
+			t.Fatalf("waiting for deployment %s/%s to be %s: the provider returned a nil *DeploymentInfo and no error", endpoint, name, what)
+		case err == nil:
+			last = info
+			if cond(info) {
+				return info
+			}
+		case ctx.Err() != nil:
+		default:
+			t.Fatalf("waiting for deployment %s/%s to be %s: %v", endpoint, name, what, err)
+		}
+		select {
+		case <-ctx.Done():
+			state := "nothing"
+			if last != nil {
+				state = fmt.Sprintf("state %s, message %q", last.State, last.Message)
+			}
+			t.Fatalf("deployment %s/%s did not become %s within %v; last seen: %s", endpoint, name, what, e.o.Timeout, state)
+		case <-time.After(e.o.PollInterval):
+		}
+	}
+}
+
+// checkCode reports an error unless err carries the wanted code.
+func checkCode(t testing.TB, err error, want provider.Code, call string) bool {
+	t.Helper()
+	if got := provider.CodeOf(err); got != want {
+		t.Errorf("%s: got code %v (error: %v), want %v", call, got, err, want)
+		return false
+	}
+	return true
+}
+
+// must fails the test at once when err is not nil.
+func must(t testing.TB, err error, call string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v (code %v)", call, err, provider.CodeOf(err))
+	}
+}
+
+// mustInfo fails the test when a call that returned no error returned a nil
+// value, which the contract forbids.
+func mustInfo[T any](t testing.TB, v *T, err error, call string) *T {
+	t.Helper()
+	must(t, err, call)
+	if v == nil {
+		t.Fatalf("%s returned nil and no error; the contract says the result is never nil on success", call)
+	}
+	return v
+}
+
+// sameMap compares two string maps, treating nil and empty as equal.
+func sameMap[V comparable](a, b map[string]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// badNames break provider.ValidateName in every way NameRule lists.
+func badNames() []struct{ why, name string } {
+	return []struct{ why, name string }{
+		{"Empty", ""},
+		{"TooShort", "ab"},
+		{"TooLong", "a" + strings.Repeat("b", provider.MaxNameLen)},
+		{"UpperCase", "Claims"},
+		{"LeadingDigit", "1claims"},
+		{"LeadingHyphen", "-claims"},
+		{"TrailingHyphen", "claims-"},
+		{"DoubleHyphen", "cl--aims"},
+		{"Underscore", "cl_aims"},
+		{"Dot", "cl.aims"},
+		{"Space", "cl aims"},
+		{"NonASCII", "clàims"},
+	}
+}
+
+// runBad runs one subtest per bad input, named after what is wrong with it,
+// and checks that call rejects it with InvalidArgument.
+func runBad(t *testing.T, cases []struct{ why, name string }, call func(name string) error) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			checkCode(t, call(c.name), provider.InvalidArgument, fmt.Sprintf("input %q", c.name))
+		})
+	}
+}
+
+func providerTests() []test {
+	return []test{
+		{name: "KindIsNotEmpty", fn: func(t *testing.T, e *env) {
+			if strings.TrimSpace(e.p.Kind()) == "" {
+				t.Errorf("%T.Kind() is empty; it names the backend in errors, audit records and lineage", e.p)
+			}
+		}},
+		{name: "RegionsAreNamed", fn: func(t *testing.T, e *env) {
+			regions := e.p.Regions()
+			if regions == nil {
+				t.Fatalf("%T.Regions() is nil; a usable provider lists the regions it acts in", e.p)
+			}
+			seen := map[string]bool{}
+			for i, r := range regions {
+				if r.Name == "" || r.Cloud == "" {
+					t.Errorf("Regions()[%d] = %+v: Name and Cloud are how residency rules look a region up; both must be set", i, r)
+				}
+				if seen[r.Name] {
+					t.Errorf("Regions() lists %q twice", r.Name)
+				}
+				seen[r.Name] = true
+			}
+			if e.o.Region != "" {
+				if _, ok := provider.HasRegion(e.p, e.o.Region); !ok {
+					t.Errorf("Options.Region %q is not one of the provider's regions", e.o.Region)
+				}
+			}
+		}},
+		{name: "CapabilitiesMatchClaims", fn: func(t *testing.T, e *env) {
+			has := provider.Capabilities(e.p)
+			for c := range e.claims {
+				if !slices.Contains(has, c) {
+					t.Errorf("harness claims %q but %T does not implement it", c, e.p)
+				}
+			}
+			for _, c := range has {
+				if !e.claims[c] {
+					t.Logf("%T implements %q but the harness does not claim it, so its tests are skipped", e.p, c)
+				}
+			}
+		}},
+	}
+}
