@@ -159,13 +159,19 @@ func (c *Client) nextDatasetVersion(ctx context.Context, store provider.DataStor
 	if err != nil {
 		return "", err
 	}
+	return nextNumber(infos, func(in *provider.DatasetInfo) string { return in.Version }), nil
+}
+
+// nextNumber returns the whole number after the highest numeric version
+// among items; versions that are not numbers are ignored.
+func nextNumber[T any](items []T, version func(T) string) string {
 	var highest uint64
-	for _, in := range infos {
-		if n, err := strconv.ParseUint(in.Version, 10, 63); err == nil && n > highest {
+	for _, it := range items {
+		if n, err := strconv.ParseUint(version(it), 10, 63); err == nil && n > highest {
 			highest = n
 		}
 	}
-	return strconv.FormatUint(highest+1, 10), nil
+	return strconv.FormatUint(highest+1, 10)
 }
 
 func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) *Dataset {

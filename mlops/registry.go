@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -180,13 +179,7 @@ func (r *ModelRegistry) nextVersion(ctx context.Context, reg provider.Registry, 
 	if err != nil {
 		return "", err
 	}
-	var highest uint64
-	for _, in := range infos {
-		if n, err := strconv.ParseUint(in.Version, 10, 63); err == nil && n > highest {
-			highest = n
-		}
-	}
-	return strconv.FormatUint(highest+1, 10), nil
+	return nextNumber(infos, func(in *provider.ModelVersionInfo) string { return in.Version }), nil
 }
 
 func (r *ModelRegistry) fromInfo(providerName string, in *provider.ModelVersionInfo) *ModelVersion {

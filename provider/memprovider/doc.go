@@ -52,18 +52,18 @@
 // or adds latency that gives way to the call's context. Every contract method
 // that takes a context is recorded as a Call — operation, target and outcome
 // code, never bytes or metadata values — and Calls returns them, so that a
-// test can assert how often a client retried; they are kept until ResetCalls,
-// so a long-lived provider should reset them now and then. The controls (StartJob and the
-// rest) are neither recorded nor subject to faults: they are the test's own
-// hands.
+// test can assert how often a client retried; they are kept until
+// ResetCalls, so a long-lived provider should reset them now and then. The
+// controls (StartJob and the rest) are neither recorded nor subject to
+// faults: they are the test's own hands.
 //
 // # Errors
 //
 // Every error is a *provider.Error with the code the contract names
 // (NotFound, AlreadyExists, InvalidArgument, FailedPrecondition, Conflict),
-// and a message that says what was wrong and what to do.
-// Context errors are returned unwrapped, and a failing dataset reader's error
-// reaches the caller unchanged. Inputs that would be stored are validated
+// and a message that says what was wrong and what to do. Context errors are
+// returned unwrapped, and a failing dataset reader's error reaches the caller
+// unchanged. Inputs that would be stored are validated
 // with provider.ValidateName, ValidateVersion, ValidateModelVersion and
 // ValidateMetadata; a name that breaks those rules cannot exist, so a read or
 // delete of one reports NotFound.
