@@ -33,12 +33,15 @@ type DataStore interface {
 	ListDatasets(ctx context.Context, name string) ([]*DatasetInfo, error)
 
 	// OpenDataset opens a version for reading. The reader returns exactly the
-	// stored bytes; it does not verify them (mlops does). Errors: NotFound.
+	// stored bytes; it does not verify them (mlops does). A reader opened
+	// before the version is deleted may fail or finish; either is allowed.
+	// Errors: NotFound.
 	OpenDataset(ctx context.Context, name, version string) (io.ReadCloser, error)
 
 	// UpdateDatasetMetadata merges md into a version's metadata (an empty
 	// value deletes a key). When ifMatch is not empty it must equal the
-	// version's ETag. Errors: NotFound; Conflict if ifMatch is stale.
+	// version's ETag. Errors: NotFound; InvalidArgument if the merged
+	// metadata breaks the naming rules; Conflict if ifMatch is stale.
 	UpdateDatasetMetadata(ctx context.Context, name, version string, md map[string]string, ifMatch string) (*DatasetInfo, error)
 
 	// DeleteDataset deletes a version. Errors: NotFound.

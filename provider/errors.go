@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code classifies an error by what the caller can do about it. The codes follow
@@ -89,10 +90,17 @@ type Error struct {
 }
 
 // Errorf returns an *Error with the given code and a formatted message. A %w
-// verb in format sets the cause.
+// verb in format sets the cause; with several %w verbs every one of them
+// stays reachable through errors.Is and errors.As.
 func Errorf(code Code, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
-	return &Error{Code: code, Msg: err.Error(), Err: errors.Unwrap(err)}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return &Error{Code: code, Msg: err.Error(), Err: u.Unwrap()}
+	case interface{ Unwrap() []error }:
+		return &Error{Code: code, Msg: err.Error(), Err: errors.Join(u.Unwrap()...)}
+	}
+	return &Error{Code: code, Msg: err.Error()}
 }
 
 // Wrap returns an *Error with the given code whose cause is err. msg replaces
@@ -107,11 +115,25 @@ func (e *Error) Error() string {
 		return e.Msg
 	case e.Msg == "":
 		return e.Err.Error()
-	case containsSuffix(e.Msg, e.Err.Error()):
+	case containsSuffix(e.Msg, e.Err.Error()) || e.causeInMsg():
 		return e.Msg
 	default:
 		return e.Msg + ": " + e.Err.Error()
 	}
+}
+
+// causeInMsg reports whether Errorf already spelt every cause into Msg.
+func (e *Error) causeInMsg() bool {
+	j, ok := e.Err.(interface{ Unwrap() []error })
+	if !ok {
+		return false
+	}
+	for _, c := range j.Unwrap() {
+		if !strings.Contains(e.Msg, c.Error()) {
+			return false
+		}
+	}
+	return true
 }
 
 func containsSuffix(s, suffix string) bool {
@@ -138,7 +160,8 @@ func CodeOf(err error) Code {
 	if errors.As(err, &e) {
 		return e.Code
 	}
-	if s, ok := err.(*sentinel); ok {
+	var s *sentinel
+	if errors.As(err, &s) {
 		return s.code
 	}
 	switch {

@@ -41,6 +41,7 @@ func TestCodeOf(t *testing.T) {
 		{fmt.Errorf("waiting: %w", context.DeadlineExceeded), provider.DeadlineExceeded},
 		{errors.New("plain"), provider.Unknown},
 		{provider.ErrDataLoss, provider.DataLoss},
+		{fmt.Errorf("wrapped: %w", provider.ErrNotFound), provider.NotFound},
 		{provider.Errorf(provider.Conflict, "etag"), provider.Conflict},
 	} {
 		require.Equal(t, tc.want, provider.CodeOf(tc.err), "%v", tc.err)
@@ -56,4 +57,14 @@ func TestCodeStrings(t *testing.T) {
 		seen[s] = true
 	}
 	require.Equal(t, "Code(99)", provider.Code(99).String())
+}
+
+func TestErrorfWithSeveralCauses(t *testing.T) {
+	a, b := errors.New("first"), &cloudErr{status: 503}
+	err := provider.Errorf(provider.Unavailable, "both failed: %w; %w", a, b)
+	require.Equal(t, "both failed: first; HTTP 503", err.Error())
+	require.ErrorIs(t, err, a)
+	var ce *cloudErr
+	require.True(t, errors.As(err, &ce))
+	require.Equal(t, "plain", provider.Errorf(provider.Internal, "plain").Error())
 }

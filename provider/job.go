@@ -76,7 +76,8 @@ type JobSpec struct {
 	// choose.
 	OutputURI string
 
-	// MaxDuration bounds the run; zero means no bound.
+	// MaxDuration bounds the whole job, retries included, from its first
+	// start; a job that runs past it fails for good. Zero means no bound.
 	MaxDuration time.Duration
 	// MaxRetries is how often a failed run is started again.
 	MaxRetries int
@@ -131,6 +132,7 @@ type JobInfo struct {
 	// OutputURI is where the outputs are; set once the job succeeded.
 	OutputURI string
 
+	// Started is the first start; retries do not move it.
 	Created, Started, Finished time.Time
 	// Revision changes whenever anything else in JobInfo changes.
 	Revision string

@@ -25,7 +25,9 @@ type Registry interface {
 
 	// UpdateModelVersion changes the approval and merges tags and metadata
 	// (an empty value deletes a key). When upd.IfMatch is not empty it must
-	// equal the version's ETag. Errors: NotFound; Conflict if IfMatch is stale.
+	// equal the version's ETag. Errors: NotFound; InvalidArgument if the
+	// merged tags or metadata break the naming rules; Conflict if IfMatch is
+	// stale.
 	UpdateModelVersion(ctx context.Context, upd *ModelVersionUpdate) (*ModelVersionInfo, error)
 
 	// SetAlias points alias at version, atomically: readers see the old or

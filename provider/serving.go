@@ -47,10 +47,14 @@ type Serving interface {
 	// in one atomic step.
 	//
 	// Errors: NotFound; InvalidArgument if a share names an unknown
-	// deployment, is negative, the live shares do not sum to 100 (or to 0
-	// for an endpoint without deployments), or a mirror share exceeds 50 or
-	// targets a deployment that has live traffic; Conflict if upd.IfMatch is
-	// not empty and differs from the endpoint's ETag.
+	// deployment, is negative, the live shares do not sum to 100 (an
+	// endpoint that has deployments never goes back to an empty split; one
+	// without deployments has none), the mirror shares sum to more than 50,
+	// a mirror targets a deployment that has live traffic, a mirror is asked
+	// of a provider without ServingCapabilities.Mirror, or metadata breaks
+	// the naming rules; Conflict if upd.IfMatch is not empty and differs
+	// from the endpoint's ETag. Every successful update changes the ETag,
+	// even one that changes nothing else.
 	UpdateEndpoint(ctx context.Context, upd *EndpointUpdate) (*EndpointInfo, error)
 }
 
