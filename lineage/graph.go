@@ -1,0 +1,281 @@
+package lineage
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+)
+
+// Graph is the in-memory Store. The zero value is not usable; call NewGraph.
+//
+// Nodes are interned: each id maps once to an int32 index, and everything
+// else lives in slices addressed by that index. Adjacency is a pair of
+// []int32 per node (out and in); edges carry no payload because their kind
+// follows from the kinds of their endpoints. This keeps a million-node graph
+// compact and lets a traversal touch only integers until it builds the
+// resulting paths.
+type Graph struct {
+	mu    sync.RWMutex
+	index map[string]int32
+	ids   []string
+	meta  []uint8    // Kind in the low bits, metaLive when a deployment serves
+	attrs [][]string // flat key, value pairs; nil when a node has none
+	out   [][]int32
+	in    [][]int32
+	edges int
+
+	scratch sync.Pool // *scratch, reused by traversals
+}
+
+const metaLive = 0x80
+
+// GraphOptions tunes a new Graph. The zero value is ready to use.
+type GraphOptions struct {
+	// ExpectedNodes pre-sizes the graph's tables. Bulk loads of a known
+	// size run faster with it; the graph grows past it as needed.
+	ExpectedNodes int
+}
+
+// NewGraph returns an empty graph. opts may be nil.
+func NewGraph(opts *GraphOptions) *Graph {
+	n := 0
+	if opts != nil && opts.ExpectedNodes > 0 {
+		n = opts.ExpectedNodes
+	}
+	return &Graph{
+		index: make(map[string]int32, n),
+		ids:   make([]string, 0, n),
+		meta:  make([]uint8, 0, n),
+		attrs: make([][]string, 0, n),
+		out:   make([][]int32, 0, n),
+		in:    make([][]int32, 0, n),
+	}
+}
+
+// Size returns the number of nodes and edges.
+func (g *Graph) Size() (nodes, edges int) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.ids), g.edges
+}
+
+// AddNode implements Store.
+func (g *Graph) AddNode(ctx context.Context, n Node) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	changed, err := g.checkNodeLocked(n)
+	if err != nil || !changed {
+		return err
+	}
+	g.applyNodeLocked(n)
+	return nil
+}
+
+// checkNodeLocked reports whether adding n would change the graph, or why it
+// must be refused. The caller holds g.mu in either mode.
+func (g *Graph) checkNodeLocked(n Node) (changed bool, err error) {
+	if err := n.validate(); err != nil {
+		return false, err
+	}
+	i, ok := g.index[n.ID]
+	if !ok {
+		if len(g.ids) >= math.MaxInt32 {
+			return false, fmt.Errorf("lineage: cannot add node %q: the graph holds the maximum of %d nodes: %w", n.ID, math.MaxInt32, ErrInvalid)
+		}
+		return true, nil
+	}
+	if k := Kind(g.meta[i] &^ metaLive); k != n.Kind {
+		return false, fmt.Errorf("lineage: node %q is recorded as a %s, not a %s: %w", n.ID, k, n.Kind, ErrConflict)
+	}
+	have := g.attrs[i]
+	for k, v := range n.Attrs {
+		old, found := lookupAttr(have, k)
+		if !found {
+			changed = true
+			continue
+		}
+		if old != v {
+			return false, fmt.Errorf("lineage: node %q already has %s=%q, refusing %q; recorded facts are immutable, so record a new version instead: %w",
+				n.ID, k, old, v, ErrConflict)
+		}
+	}
+	return changed, nil
+}
+
+// applyNodeLocked records a node that checkNodeLocked accepted.
+func (g *Graph) applyNodeLocked(n Node) {
+	i, ok := g.index[n.ID]
+	if !ok {
+		i = int32(len(g.ids))
+		g.index[n.ID] = i
+		g.ids = append(g.ids, n.ID)
+		m := uint8(n.Kind)
+		if n.Live {
+			m |= metaLive
+		}
+		g.meta = append(g.meta, m)
+		g.attrs = append(g.attrs, nil)
+		g.out = append(g.out, nil)
+		g.in = append(g.in, nil)
+	}
+	// Sorted keys keep Node's output and journals independent of map order.
+	for _, k := range sortedKeys(n.Attrs) {
+		if _, found := lookupAttr(g.attrs[i], k); !found {
+			g.attrs[i] = append(g.attrs[i], k, n.Attrs[k])
+		}
+	}
+}
+
+func lookupAttr(kv []string, key string) (string, bool) {
+	for j := 0; j+1 < len(kv); j += 2 {
+		if kv[j] == key {
+			return kv[j+1], true
+		}
+	}
+	return "", false
+}
+
+func sortedKeys(m map[string]string) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// AddEdge implements Store.
+func (g *Graph) AddEdge(ctx context.Context, e Edge) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	from, to, changed, err := g.checkEdgeLocked(e)
+	if err != nil || !changed {
+		return err
+	}
+	g.out[from] = append(g.out[from], to)
+	g.in[to] = append(g.in[to], from)
+	g.edges++
+	return nil
+}
+
+// checkEdgeLocked resolves e's endpoints and reports whether e is new. The
+// caller holds g.mu in either mode.
+func (g *Graph) checkEdgeLocked(e Edge) (from, to int32, changed bool, err error) {
+	from, ok := g.index[e.From]
+	if !ok {
+		return 0, 0, false, fmt.Errorf("lineage: edge %s → %s: source node %q is not recorded; add it with AddNode first: %w", e.From, e.To, e.From, ErrNotFound)
+	}
+	to, ok = g.index[e.To]
+	if !ok {
+		return 0, 0, false, fmt.Errorf("lineage: edge %s → %s: target node %q is not recorded; add it with AddNode first: %w", e.From, e.To, e.To, ErrNotFound)
+	}
+	if from == to {
+		return 0, 0, false, fmt.Errorf("lineage: edge %s → %s joins a node to itself: %w", e.From, e.To, ErrInvalid)
+	}
+	fk, tk := Kind(g.meta[from]&^metaLive), Kind(g.meta[to]&^metaLive)
+	want := edgeKindFor(fk, tk)
+	if e.Kind != want {
+		msg := fmt.Sprintf("lineage: edge %s → %s has kind %s, which goes %s", e.From, e.To, e.Kind, edgeRule(e.Kind))
+		if want != 0 {
+			msg += fmt.Sprintf("; a %s → %s edge is %s", fk, tk, want)
+		} else {
+			msg += fmt.Sprintf("; no edge may go from a %s to a %s (is it reversed?)", fk, tk)
+		}
+		return 0, 0, false, fmt.Errorf("%s: %w", msg, ErrInvalid)
+	}
+	// Scan whichever side is shorter: a popular dataset has many consumers
+	// but each job reads few inputs, so duplicates are found in O(min degree)
+	// without a per-edge set.
+	if len(g.out[from]) <= len(g.in[to]) {
+		changed = !slices.Contains(g.out[from], to)
+	} else {
+		changed = !slices.Contains(g.in[to], from)
+	}
+	return from, to, changed, nil
+}
+
+// Retire implements Store.
+func (g *Graph) Retire(ctx context.Context, id string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i, changed, err := g.checkRetireLocked(id)
+	if err != nil || !changed {
+		return err
+	}
+	g.meta[i] &^= metaLive
+	return nil
+}
+
+func (g *Graph) checkRetireLocked(id string) (i int32, changed bool, err error) {
+	i, ok := g.index[id]
+	if !ok {
+		return 0, false, fmt.Errorf("lineage: cannot retire %q: %w", id, ErrNotFound)
+	}
+	if k := Kind(g.meta[i] &^ metaLive); k != KindDeployment {
+		return 0, false, fmt.Errorf("lineage: cannot retire %q: it is a %s and only deployments retire: %w", id, k, ErrInvalid)
+	}
+	return i, g.meta[i]&metaLive != 0, nil
+}
+
+// Node implements Store.
+func (g *Graph) Node(ctx context.Context, id string) (Node, error) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	i, ok := g.index[id]
+	if !ok {
+		return Node{}, fmt.Errorf("lineage: node %q: %w", id, ErrNotFound)
+	}
+	return g.nodeLocked(i), nil
+}
+
+func (g *Graph) nodeLocked(i int32) Node {
+	n := Node{Kind: Kind(g.meta[i] &^ metaLive), ID: g.ids[i], Live: g.meta[i]&metaLive != 0}
+	if kv := g.attrs[i]; len(kv) > 0 {
+		n.Attrs = make(map[string]string, len(kv)/2)
+		for j := 0; j+1 < len(kv); j += 2 {
+			n.Attrs[kv[j]] = kv[j+1]
+		}
+	}
+	return n
+}
+
+// Out implements Store.
+func (g *Graph) Out(ctx context.Context, id string) ([]Edge, error) {
+	return g.edgesOf(id, true)
+}
+
+// In implements Store.
+func (g *Graph) In(ctx context.Context, id string) ([]Edge, error) {
+	return g.edgesOf(id, false)
+}
+
+func (g *Graph) edgesOf(id string, out bool) ([]Edge, error) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	i, ok := g.index[id]
+	if !ok {
+		return nil, fmt.Errorf("lineage: node %q: %w", id, ErrNotFound)
+	}
+	adj := g.in[i]
+	if out {
+		adj = g.out[i]
+	}
+	edges := make([]Edge, len(adj))
+	for j, k := range adj {
+		from, to := k, i
+		if out {
+			from, to = i, k
+		}
+		edges[j] = Edge{
+			From: g.ids[from],
+			To:   g.ids[to],
+			Kind: edgeKindFor(Kind(g.meta[from]&^metaLive), Kind(g.meta[to]&^metaLive)),
+		}
+	}
+	return edges, nil
+}
