@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/residency"
 )
 
 // Providers names the providers a Client drives. The names are the client's
@@ -56,8 +57,20 @@ type ClientOptions struct {
 	// A mutating call with no principal at all fails with InvalidArgument.
 	Principal Principal
 
-	// Policy decides every mutating call. Nil allows everything.
+	// Policy decides every mutating call, after the residency rules. Nil
+	// adds no rules beyond residency.
 	Policy *Policy
+
+	// Catalog resolves the providers' regions to countries and
+	// jurisdictions. Nil means residency.DefaultCatalog(): every Azure and
+	// CoreWeave region. A region the catalog does not know is never allowed
+	// to hold or process data.
+	Catalog *residency.Catalog
+
+	// Rules map classifications to where data may live. Nil means
+	// residency.DefaultRules(): restricted data in the EU/EEA, confidential
+	// data in the EU/EEA, the UK and Switzerland, the rest anywhere.
+	Rules *residency.Rules
 
 	// Hooks see every governed call before the provider is called and after
 	// it returns, in order. The audit log and the lineage recorder are hooks.
@@ -163,6 +176,18 @@ func NewClient(providers Providers, opts *ClientOptions) (*Client, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Catalog == nil {
+		o.Catalog = residency.DefaultCatalog()
+	}
+	if o.Rules == nil {
+		rules := residency.DefaultRules()
+		o.Rules = &rules
+	}
+	for _, cl := range []residency.Classification{residency.Public, residency.Internal, residency.Confidential, residency.Restricted} {
+		if _, err := o.Rules.For(cl); err != nil {
+			return nil, errorf(InvalidArgument, "residency rules have no rule for %s: build them with residency.NewRules or start from residency.DefaultRules", cl)
+		}
 	}
 	return c, nil
 }

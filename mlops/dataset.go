@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tideline-ml/tideline/provider"
@@ -18,8 +20,17 @@ import (
 type Dataset struct {
 	Name, Version string
 	Location      Location
-	// Classification says how sensitive the data is.
+	// Classification says how sensitive the data is: the most sensitive of
+	// its own and its parents'.
 	Classification residency.Classification
+	// Constraint is where the data may be stored and processed: the
+	// intersection of the constraints of its Origins.
+	Constraint residency.Constraint
+	// Origins are the constraints that bind the data: its own rule's (or the
+	// tighter one it was given) and those of every dataset it derives from.
+	Origins []Origin
+	// DerivedFrom are the datasets it was made from.
+	DerivedFrom []DatasetRef
 	// URI locates the bytes in the provider; it never carries a credential.
 	URI string
 	// Digest is "sha256:<hex>" of the bytes; Size their length.
@@ -31,7 +42,8 @@ type Dataset struct {
 	// CreatedBy is the principal that created the version.
 	CreatedBy string
 
-	c *Client
+	etag string
+	c    *Client
 }
 
 // DatasetRef names a dataset version. Provider may be empty when only one
@@ -53,8 +65,16 @@ type CreateDatasetOptions struct {
 	// Location is where the bytes are stored. Provider may be empty when one
 	// provider stores datasets; Region may be empty when it has one region.
 	Location Location
-	// Classification defaults to Internal.
+	// Classification defaults to Internal. The residency rules map it to
+	// where the data may live; the storage region must be one of those
+	// places.
 	Classification residency.Classification
+	// Constraint, when not nil, narrows where the data may live below what
+	// its classification's rule allows. It cannot widen it.
+	Constraint *residency.Constraint
+	// DerivedFrom names the datasets this one was made from. Their
+	// constraints bind it too, and its classification is at least theirs.
+	DerivedFrom []DatasetRef
 	// Labels are stored with the version (keys: lower-case letters, digits
 	// and '_').
 	Labels map[string]string
@@ -107,10 +127,37 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 		}
 	}
 	d := &Dataset{Name: name, Version: version, Location: loc, Classification: class, Labels: cloneMap(opts.Labels), c: c}
-	req := &Request{Action: ActionDatasetCreate, Target: fmtTarget("dataset", name, version), Location: loc, Dataset: d}
+	self, err := c.ruleOrigin("dataset "+loc.Provider+"/"+d.Ref().String(), class)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Constraint != nil {
+		tighter, err := self.Constraint.Tighten(*opts.Constraint)
+		if err != nil {
+			return nil, errorf(InvalidArgument, "dataset %s: Constraint may only narrow what rule %s allows (%s): %v", d.Ref(), self.Rule, self.Constraint, err)
+		}
+		self.Constraint, self.Rule = tighter, "tightened"
+	}
+	os := origins{self}
+	for i, ref := range opts.DerivedFrom {
+		parent, err := c.GetDataset(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("DerivedFrom[%d]: %w", i, err)
+		}
+		os = os.merge(parent.Origins...)
+		d.DerivedFrom = append(d.DerivedFrom, parent.Ref())
+	}
+	d.Origins, d.Constraint = os, os.constraint()
+	d.Classification = max(class, os.classification())
+	req := &Request{Action: ActionDatasetCreate, Target: fmtTarget("dataset", name, version), Location: loc, Dataset: d, Origins: os}
 	res, err := c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
 		md := labelsToMeta(opts.Labels)
-		md[metaClassification] = class.String()
+		md[metaClassification] = d.Classification.String()
+		md[metaOrigins] = encodeOrigins(os)
+		md[metaConstraint] = d.Constraint.Encode()
+		if len(d.DerivedFrom) > 0 {
+			md[metaDerivedFrom] = joinRefs(d.DerivedFrom)
+		}
 		md[metaPrincipal] = req.Principal.ID
 		md[metaOperation] = op.ID
 		content := provider.NewContent(r, opts.Progress)
@@ -126,7 +173,7 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 		if info.Digest != content.Digest() || info.Size != content.Size() {
 			return nil, errorf(DataLoss, "dataset %s@%s: provider %q recorded %s (%d bytes) but %s (%d bytes) was sent", name, version, loc.Provider, info.Digest, info.Size, content.Digest(), content.Size())
 		}
-		return c.datasetFromInfo(loc.Provider, info), nil
+		return c.datasetFromInfo(loc.Provider, info)
 	})
 	if err != nil {
 		return nil, err
@@ -147,7 +194,7 @@ func (c *Client) existingDataset(ctx context.Context, store provider.DataStore, 
 	if info.Digest != content.Digest() {
 		return nil, errorf(AlreadyExists, "dataset %s@%s already exists in %s with other bytes (%s, not %s); versions are immutable, create a new version", name, version, loc, info.Digest, content.Digest())
 	}
-	return c.datasetFromInfo(loc.Provider, info), nil
+	return c.datasetFromInfo(loc.Provider, info)
 }
 
 func (c *Client) nextDatasetVersion(ctx context.Context, store provider.DataStore, name string) (string, error) {
@@ -174,23 +221,102 @@ func nextNumber[T any](items []T, version func(T) string) string {
 	return strconv.FormatUint(highest+1, 10)
 }
 
-func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) *Dataset {
+// datasetFromInfo reads a stored version back, residency included. A
+// version written by something other than Tideline has no classification:
+// it is treated as restricted, the careful guess, rather than as public.
+func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) (*Dataset, error) {
 	class, err := residency.ParseClassification(in.Metadata[metaClassification])
-	if err != nil {
-		// A version written by something other than Tideline: treat it as
-		// the most sensitive class rather than guess low.
+	if err != nil || !class.Valid() {
 		class = residency.Restricted
+	}
+	os, err := c.readOrigins("dataset "+providerName+"/"+in.Name+"@"+in.Version, in.Metadata)
+	if err != nil {
+		return nil, err
 	}
 	return &Dataset{
 		Name: in.Name, Version: in.Version,
 		Location:       Location{Provider: providerName, Region: in.Region},
-		Classification: class,
+		Classification: max(class, os.classification()),
+		Constraint:     os.constraint(),
+		Origins:        os,
+		DerivedFrom:    splitRefs(in.Metadata[metaDerivedFrom]),
 		URI:            in.URI, Digest: in.Digest, Size: in.Size,
 		Labels:    metaToLabels(in.Metadata),
 		Created:   in.Created,
 		CreatedBy: in.Metadata[metaPrincipal],
+		etag:      in.ETag,
 		c:         c,
+	}, nil
+}
+
+// joinRefs and splitRefs store dataset references in one metadata value:
+// "azure/claims@1,azure/policies@3".
+func joinRefs(refs []DatasetRef) string {
+	parts := make([]string, len(refs))
+	for i, r := range refs {
+		parts[i] = r.Provider + "/" + r.String()
 	}
+	return strings.Join(parts, ",")
+}
+
+func splitRefs(s string) []DatasetRef {
+	if s == "" {
+		return nil
+	}
+	var out []DatasetRef
+	for _, part := range strings.Split(s, ",") {
+		pn, rest, _ := strings.Cut(part, "/")
+		name, version, _ := strings.Cut(rest, "@")
+		out = append(out, DatasetRef{Name: name, Version: version, Provider: pn})
+	}
+	return out
+}
+
+// Tighten narrows where the dataset may live. The new constraint must lie
+// within the current one (it may be tightened, never loosened), and the
+// region the dataset is stored in must stay inside it. What is derived from
+// the dataset afterwards inherits the tighter constraint, and deployments
+// check their model's upstream datasets again when they are created.
+func (d *Dataset) Tighten(ctx context.Context, constraint residency.Constraint) error {
+	if d == nil || d.c == nil {
+		return errorf(InvalidArgument, "dataset handle is not from a Client; use Client.GetDataset")
+	}
+	c := d.c
+	if _, err := d.Constraint.Tighten(constraint); err != nil {
+		return errorf(InvalidArgument, "dataset %s may only be tightened within %s: %v", d.Ref(), d.Constraint, err)
+	}
+	store, err := c.dataStore(d.Location.Provider)
+	if err != nil {
+		return err
+	}
+	if len(d.Origins) == 0 {
+		return errorf(FailedPrecondition, "dataset %s has no residency origins to tighten; get it again through the Client", d.Ref())
+	}
+	self := d.Origins[0]
+	self.Constraint, self.Rule = self.Constraint.Intersect(constraint), "tightened"
+	os := append(origins{self}, d.Origins[1:]...)
+	req := &Request{Action: ActionDatasetTighten, Target: fmtTarget("dataset", d.Name, d.Version), Location: d.Location, Dataset: d, Origins: os}
+	_, err = c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		md := map[string]string{metaOrigins: encodeOrigins(os), metaConstraint: os.constraint().Encode()}
+		var info *provider.DatasetInfo
+		err := c.retry(ctx, func() (err error) {
+			info, err = store.UpdateDatasetMetadata(ctx, d.Name, d.Version, md, d.etag)
+			return err
+		})
+		if provider.CodeOf(err) == Conflict {
+			return nil, errorf(Conflict, "dataset %s changed while it was being tightened; get it again and retry", d.Ref())
+		}
+		if err != nil {
+			return nil, err
+		}
+		nd, err := c.datasetFromInfo(d.Location.Provider, info)
+		if err != nil {
+			return nil, err
+		}
+		*d = *nd
+		return d, nil
+	})
+	return err
 }
 
 // GetDataset returns a dataset version. When ref.Provider is empty every
@@ -232,7 +358,9 @@ func (c *Client) GetDataset(ctx context.Context, ref DatasetRef) (*Dataset, erro
 		if found != nil {
 			return nil, errorf(InvalidArgument, "dataset %s exists in providers %q and %q; name the provider in the reference", ref, found.Location.Provider, pn)
 		}
-		found = c.datasetFromInfo(pn, info)
+		if found, err = c.datasetFromInfo(pn, info); err != nil {
+			return nil, err
+		}
 	}
 	if found == nil {
 		return nil, errorf(NotFound, "dataset %s not found", ref)
@@ -261,7 +389,11 @@ func (c *Client) ListDatasets(ctx context.Context, name string) ([]*Dataset, err
 			return nil, err
 		}
 		for _, in := range infos {
-			out = append(out, c.datasetFromInfo(pn, in))
+			d, err := c.datasetFromInfo(pn, in)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
 		}
 	}
 	return out, nil

@@ -232,6 +232,19 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 	if err != nil {
 		return nil, err
 	}
+	// The registry's copy decides, not the caller's: its residency origins
+	// and approval are what another process would see.
+	if _, err := e.c.resolveProvider("model registry", mv.Location.Provider, provider.CapRegistry, hasRegistry); err != nil {
+		return nil, fmt.Errorf("deployment %q: %w", name, err)
+	}
+	mv, err = e.c.Models(mv.Location.Provider).Get(ctx, mv.Model, mv.Version)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %q: %w", name, err)
+	}
+	os, err := e.c.refreshOrigins(ctx, mv.Origins)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %q of model %s version %s: %w", name, mv.Model, mv.Version, err)
+	}
 	if err := e.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -242,7 +255,7 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 		return nil, errorf(FailedPrecondition, "endpoint %q holds %d deployments, the most provider %q (%s) allows; promote one and delete the other first", e.Name, len(e.Deployments), e.Location.Provider, e.c.providers[e.Location.Provider].Kind())
 	}
 	ref := mv.Location.Provider + "/" + mv.Model + "@" + mv.Version
-	req := &Request{Action: ActionDeploymentCreate, Target: fmtTarget("deployment", e.Name+"/"+name), Location: e.Location, Model: mv}
+	req := &Request{Action: ActionDeploymentCreate, Target: fmtTarget("deployment", e.Name+"/"+name), Location: e.Location, Model: mv, Origins: os}
 	res, err := e.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
 		spec := &provider.DeploymentSpec{Endpoint: e.Name, Name: name, Model: mv.Model, ModelVersion: mv.Version,
 			ArtifactURI: mv.ArtifactURI, InstanceType: opts.InstanceType, Instances: instances,

@@ -64,6 +64,10 @@ func Code(err error) ErrorCode {
 	if errors.As(err, &pe) {
 		return PermissionDenied
 	}
+	var dr *DryRunResult
+	if errors.As(err, &dr) {
+		return OK
+	}
 	return provider.CodeOf(err)
 }
 

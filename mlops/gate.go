@@ -2,6 +2,7 @@ package mlops
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/tideline-ml/tideline/provider"
@@ -55,8 +56,21 @@ func (c *Client) govern(ctx context.Context, req *Request, do func(ctx context.C
 	if req.Cloud == "" {
 		req.Cloud = c.cloudOf(req.Location)
 	}
+	if req.Location.Region != "" {
+		req.Region, req.RegionErr = c.opts.Catalog.Lookup(req.Cloud, req.Location.Region)
+	}
+	if req.Action == ActionJobSubmit && c.wantsUsage() {
+		usage, err := c.gpuUsage(ctx, req.Principal, req.Location.Provider, strings.TrimPrefix(req.Target, "job "))
+		if err != nil {
+			return nil, err
+		}
+		req.Usage = usage
+	}
 	op := &Operation{ID: c.opts.NewID(), Request: req, Started: c.opts.Now()}
-	op.Decision = c.opts.Policy.Decide(ctx, req)
+	op.Decision = c.opts.Policy.decide(ctx, req, residencyReasons(req, nil))
+	if ctx.Value(dryRunKey{}) != nil {
+		return nil, &DryRunResult{Request: req, Decision: op.Decision}
+	}
 	ran := 0
 	for _, h := range c.opts.Hooks {
 		if err := h.Before(ctx, op); err != nil {
@@ -130,5 +144,10 @@ const (
 	metaSubmitter      = "tideline_submitter"
 	metaModel          = "tideline_model"
 	metaRollout        = "tideline_rollout"
+	metaOrigins        = "tideline_origins"
+	metaConstraint     = "tideline_constraint"
+	metaDerivedFrom    = "tideline_derived_from"
+	metaTeam           = "tideline_team"
+	metaTrainedBy      = "tideline_trained_by"
 	metaLabelPrefix    = "label_"
 )

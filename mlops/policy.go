@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/tideline-ml/tideline/residency"
 )
 
 // Action names a governed operation in policy requests, errors and audit
@@ -15,6 +17,7 @@ type Action string
 const (
 	ActionDatasetCreate    Action = "dataset.create"
 	ActionDatasetDelete    Action = "dataset.delete"
+	ActionDatasetTighten   Action = "dataset.tighten"
 	ActionJobSubmit        Action = "job.submit"
 	ActionJobCancel        Action = "job.cancel"
 	ActionModelRegister    Action = "model.register"
@@ -39,6 +42,18 @@ type Request struct {
 	// catalog of the region ("azure", "coreweave").
 	Location Location
 	Cloud    string
+	// Region is Location's region as the residency catalog knows it, with
+	// its country and jurisdictions; RegionErr is set instead when the
+	// catalog does not know it.
+	Region    residency.Region
+	RegionErr error
+	// Origins are the residency constraints that bind the action: a new
+	// dataset's own and its parents', a job's inputs', those a model or a
+	// deployment inherits. Residency denies a region outside any of them.
+	Origins []Origin
+	// Usage is the GPUs already held by running and queued jobs, filled in
+	// for job submissions when a rule asks for it (GPUQuota).
+	Usage *GPUUsage
 
 	// Dataset is the dataset being created or deleted.
 	Dataset *Dataset
@@ -97,17 +112,22 @@ func (r ruleFunc) Evaluate(ctx context.Context, req *Request) []Reason {
 // Decision is a policy's answer.
 type Decision struct {
 	Allowed bool
-	// Reasons lists every objection; empty when Allowed.
-	Reasons []Reason
+	// Reasons lists every objection, residency's first. Empty when the call
+	// is allowed outright; in AuditOnly mode a call with objections is
+	// allowed and WouldDeny is set.
+	Reasons   []Reason
+	WouldDeny bool
 }
 
-// Policy is the gate every mutating call passes. It holds rules and asks
-// each of them, so a denial lists every reason. The zero Policy and a nil
-// *Policy allow everything.
+// Policy is the gate every mutating call passes, after the residency rules
+// that every Client applies. It holds rules and asks each of them, so a
+// denial lists every reason. The zero Policy and a nil *Policy add no rules
+// and enforce.
 //
 // A Policy is immutable once built and safe for concurrent use.
 type Policy struct {
 	rules []Rule
+	mode  Mode
 }
 
 // NewPolicy returns a policy of the given rules, asked in order.
@@ -123,16 +143,43 @@ func (p *Policy) Rules() []Rule {
 	return append([]Rule(nil), p.rules...)
 }
 
-// Decide asks every rule about req.
-func (p *Policy) Decide(ctx context.Context, req *Request) Decision {
+// WithMode returns a copy of p in the given mode.
+func (p *Policy) WithMode(m Mode) *Policy {
+	q := &Policy{mode: m}
+	if p != nil {
+		q.rules = p.rules
+	}
+	return q
+}
+
+// Mode returns the policy's mode.
+func (p *Policy) Mode() Mode {
 	if p == nil {
+		return Enforce
+	}
+	return p.mode
+}
+
+// Decide asks every rule about req. It does not apply the residency rules;
+// the Client does that before it asks the policy.
+func (p *Policy) Decide(ctx context.Context, req *Request) Decision {
+	return p.decide(ctx, req, nil)
+}
+
+// decide adds the rules' objections to reasons and applies the mode.
+func (p *Policy) decide(ctx context.Context, req *Request, reasons []Reason) Decision {
+	if p != nil {
+		for _, r := range p.rules {
+			reasons = append(reasons, r.Evaluate(ctx, req)...)
+		}
+	}
+	if len(reasons) == 0 {
 		return Decision{Allowed: true}
 	}
-	var reasons []Reason
-	for _, r := range p.rules {
-		reasons = append(reasons, r.Evaluate(ctx, req)...)
+	if p.Mode() == AuditOnly {
+		return Decision{Allowed: true, Reasons: reasons, WouldDeny: true}
 	}
-	return Decision{Allowed: len(reasons) == 0, Reasons: reasons}
+	return Decision{Reasons: reasons}
 }
 
 // AllowProviders allows actions only on the named providers (the names given

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/residency"
 )
 
 // ApprovalState is a model version's review state.
@@ -34,11 +35,18 @@ type ModelVersion struct {
 	Metrics        map[string]float64
 	Tags           map[string]string
 	Approval       Approval
-	// SourceJob is the ID of the job that produced the artifact, if any.
-	SourceJob string
+	// SourceJob is the ID of the job that produced the artifact, if any,
+	// and TrainedBy the principal that submitted it.
+	SourceJob, TrainedBy string
 	// RegisteredBy is the principal that registered the version.
 	RegisteredBy string
-	Created      time.Time
+	// Origins are the residency constraints inherited from every dataset
+	// upstream; Constraint is where they overlap, and Classification the
+	// most sensitive of them. A deployment must sit inside Constraint.
+	Origins        []Origin
+	Constraint     residency.Constraint
+	Classification residency.Classification
+	Created        time.Time
 
 	etag string
 }
@@ -75,6 +83,10 @@ type RegisterOptions struct {
 	Framework string
 	Metrics   map[string]float64
 	Tags      map[string]string
+	// DerivedFrom names the datasets a model from an ArtifactURI was
+	// trained on, so that it inherits their constraints. A model from a Job
+	// inherits its inputs' constraints without this.
+	DerivedFrom []DatasetRef
 }
 
 // Register adds the next version of model: versions are whole numbers from
@@ -121,10 +133,25 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 		if job.State != JobSucceeded {
 			return nil, errorf(FailedPrecondition, "model %q: job %s is %s; register a model from a job once it succeeded", model, job.ID, job.State)
 		}
+		if job.originsErr != nil {
+			return nil, job.originsErr
+		}
 		mv.ArtifactURI = job.OutputURI
-		mv.SourceJob = job.ID
+		mv.SourceJob, mv.TrainedBy = job.ID, job.SubmittedBy
 	}
-	req := &Request{Action: ActionModelRegister, Target: fmtTarget("model", model), Location: loc, Model: mv}
+	var os origins
+	if job != nil {
+		os = os.merge(job.Origins...)
+	}
+	for i, ref := range opts.DerivedFrom {
+		d, err := r.c.GetDataset(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("model %q DerivedFrom[%d]: %w", model, i, err)
+		}
+		os = os.merge(d.Origins...)
+	}
+	mv.Origins, mv.Constraint, mv.Classification = os, os.constraint(), os.classification()
+	req := &Request{Action: ActionModelRegister, Target: fmtTarget("model", model), Location: loc, Model: mv, Origins: os}
 	if job != nil {
 		req.Job = &job.Spec
 	}
@@ -132,7 +159,11 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 		md := map[string]string{metaPrincipal: req.Principal.ID, metaOperation: op.ID}
 		if job != nil {
 			md[metaSourceJob] = job.ID
-			md[metaSubmitter] = job.SubmittedBy
+			md[metaTrainedBy] = job.SubmittedBy
+		}
+		if len(os) > 0 {
+			md[metaOrigins] = encodeOrigins(os)
+			md[metaConstraint] = mv.Constraint.Encode()
 		}
 		// Pick the next number; on a race another caller took it, so try
 		// the one after. A lost response shows up as AlreadyExists for our
@@ -153,14 +184,14 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 			if provider.CodeOf(err) == AlreadyExists {
 				existing, gerr := reg.GetModelVersion(ctx, model, version)
 				if gerr == nil && existing.Metadata[metaOperation] == op.ID {
-					return r.fromInfo(loc.Provider, existing), nil
+					return r.fromInfo(loc.Provider, existing)
 				}
 				continue
 			}
 			if err != nil {
 				return nil, err
 			}
-			return r.fromInfo(loc.Provider, info), nil
+			return r.fromInfo(loc.Provider, info)
 		}
 		return nil, errorf(Conflict, "model %q: could not claim a version number after 16 attempts; too many concurrent registrations, retry", model)
 	})
@@ -182,17 +213,25 @@ func (r *ModelRegistry) nextVersion(ctx context.Context, reg provider.Registry, 
 	return nextNumber(infos, func(in *provider.ModelVersionInfo) string { return in.Version }), nil
 }
 
-func (r *ModelRegistry) fromInfo(providerName string, in *provider.ModelVersionInfo) *ModelVersion {
+func (r *ModelRegistry) fromInfo(providerName string, in *provider.ModelVersionInfo) (*ModelVersion, error) {
+	os, err := r.c.decodeOrigins(in.Metadata[metaOrigins])
+	if err != nil {
+		return nil, errorf(DataLoss, "model %s version %s carries residency metadata that does not parse (%v); it cannot be used until its %s metadata is repaired", in.Model, in.Version, err, metaOrigins)
+	}
 	return &ModelVersion{
 		Model: in.Model, Version: in.Version,
 		Location:    Location{Provider: providerName, Region: in.Region},
 		ArtifactURI: in.ArtifactURI, Framework: in.Framework,
 		Metrics: in.Metrics, Tags: in.Tags, Approval: in.Approval,
-		SourceJob:    in.Metadata[metaSourceJob],
-		RegisteredBy: in.Metadata[metaPrincipal],
-		Created:      in.Created,
-		etag:         in.ETag,
-	}
+		SourceJob:      in.Metadata[metaSourceJob],
+		TrainedBy:      in.Metadata[metaTrainedBy],
+		RegisteredBy:   in.Metadata[metaPrincipal],
+		Origins:        os,
+		Constraint:     origins(os).constraint(),
+		Classification: origins(os).classification(),
+		Created:        in.Created,
+		etag:           in.ETag,
+	}, nil
 }
 
 // Get returns a model version; versionOrAlias may also be an alias such as
@@ -232,7 +271,7 @@ func (r *ModelRegistry) Get(ctx context.Context, model, versionOrAlias string) (
 	if err != nil {
 		return nil, err
 	}
-	return r.fromInfo(r.name, info), nil
+	return r.fromInfo(r.name, info)
 }
 
 // List returns a model's versions in ascending order.
@@ -254,7 +293,9 @@ func (r *ModelRegistry) List(ctx context.Context, model string) ([]*ModelVersion
 	}
 	out := make([]*ModelVersion, len(infos))
 	for i, in := range infos {
-		out[i] = r.fromInfo(r.name, in)
+		if out[i], err = r.fromInfo(r.name, in); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -342,14 +383,14 @@ func (r *ModelRegistry) review(ctx context.Context, model, version string, to Ap
 			// A retry after a lost response finds its own change applied.
 			if cur, gerr := reg.GetModelVersion(ctx, model, version); gerr == nil && cur.Approval.State == to &&
 				cur.Approval.By == req.Principal.ID && cur.Approval.Comment == comment {
-				return r.fromInfo(r.name, cur), nil
+				return r.fromInfo(r.name, cur)
 			}
 			return nil, errorf(Conflict, "model %s version %s changed while it was being reviewed; read it again and retry", model, version)
 		}
 		if err != nil {
 			return nil, err
 		}
-		return r.fromInfo(r.name, info), nil
+		return r.fromInfo(r.name, info)
 	})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/residency"
 )
 
 // JobState is where a training job is in its life.
@@ -101,6 +102,11 @@ type TrainJob struct {
 	// Inputs are the resolved input datasets, with their digests at submit
 	// time.
 	Inputs []provider.JobInput
+	// Origins are the residency constraints of the inputs, as recorded with
+	// the job; Classification is the most sensitive of them.
+	Origins        []Origin
+	Classification residency.Classification
+	originsErr     error
 
 	revision string
 	c        *Client
@@ -143,6 +149,7 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 
 	inputs := make([]*Dataset, len(spec.Inputs))
 	resolved := make([]provider.JobInput, len(spec.Inputs))
+	var os origins
 	for i, in := range spec.Inputs {
 		d, err := c.GetDataset(ctx, in.Dataset)
 		if err != nil {
@@ -150,6 +157,7 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 		}
 		spec.Inputs[i].Dataset.Provider = d.Location.Provider
 		inputs[i] = d
+		os = os.merge(d.Origins...)
 		resolved[i] = provider.JobInput{Name: in.Name, URI: d.URI, Digest: d.Digest, Dataset: d.Name, Version: d.Version}
 	}
 
@@ -159,7 +167,7 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 		name = spec.Name + "-" + digest[:10]
 	}
 	id := loc.Provider + "/" + name
-	req := &Request{Action: ActionJobSubmit, Target: fmtTarget("job", name), Location: loc, Job: &spec, Inputs: inputs}
+	req := &Request{Action: ActionJobSubmit, Target: fmtTarget("job", name), Location: loc, Job: &spec, Inputs: inputs, Origins: os}
 	res, err := c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
 		ps := &provider.JobSpec{
 			Name: name, Region: loc.Region,
@@ -172,6 +180,12 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 				metaSubmitter: req.Principal.ID,
 				metaOperation: op.ID,
 			},
+		}
+		if req.Principal.Team != "" {
+			ps.Metadata[metaTeam] = req.Principal.Team
+		}
+		if len(os) > 0 {
+			ps.Metadata[metaOrigins] = encodeOrigins(os)
 		}
 		var info *provider.JobInfo
 		err := c.retry(ctx, func() (err error) {
@@ -320,6 +334,11 @@ func (j *TrainJob) update(providerName string, in *provider.JobInfo) {
 	j.Created, j.Started, j.Finished = in.Created, in.Started, in.Finished
 	j.SubmittedBy = s.Metadata[metaSubmitter]
 	j.revision = in.Revision
+	os, err := j.c.decodeOrigins(s.Metadata[metaOrigins])
+	if err != nil {
+		j.originsErr = errorf(DataLoss, "job %s carries residency metadata that does not parse (%v); what it produced cannot be registered", j.ID, err)
+	}
+	j.Origins, j.Classification = os, origins(os).classification()
 }
 
 // GetJob re-attaches to a job by the ID of a TrainJob, from this process or
