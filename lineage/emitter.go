@@ -213,7 +213,7 @@ func (e *Emitter) Build(t EventType, r JobRun, cause error) (*RunEvent, error) {
 	if t == EventFail {
 		msg := "the run failed without an error message"
 		if cause != nil {
-			msg = scrubSecrets(cause.Error())
+			msg = ScrubCredentials(cause.Error())
 		}
 		if e.redact != nil {
 			msg = e.redact(msg)

@@ -118,7 +118,7 @@ func NewHTTPTransport(endpoint string, opts *HTTPTransportOptions) (*HTTPTranspo
 	if opts != nil {
 		o = *opts
 	}
-	logURL := redactToken(scrubSecrets(endpoint), o.Token)
+	logURL := redactToken(ScrubCredentials(endpoint), o.Token)
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("lineage: HTTP transport endpoint %q must be an absolute http or https URL: %w", logURL, ErrInvalid)
@@ -348,7 +348,7 @@ func (t *HTTPTransport) fail(status int, format string, args ...any) {
 		return
 	}
 	msg := "lineage: giving up on event: " + fmt.Sprintf(format, args...)
-	t.onError(&SendError{StatusCode: status, msg: redactToken(scrubSecrets(msg), t.token)})
+	t.onError(&SendError{StatusCode: status, msg: redactToken(ScrubCredentials(msg), t.token)})
 }
 
 // checkRetry decides whether an attempt is worth repeating.

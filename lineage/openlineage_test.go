@@ -306,8 +306,8 @@ func TestScrubSecrets(t *testing.T) {
 		{"open https://h/x#frag", "open https://h/x"},
 	}
 	for _, tc := range cases {
-		if got := scrubSecrets(tc.in); got != tc.want {
-			t.Errorf("scrubSecrets(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := ScrubCredentials(tc.in); got != tc.want {
+			t.Errorf("ScrubCredentials(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -17,10 +17,12 @@ var (
 
 const redacted = "REDACTED"
 
-// scrubSecrets removes what looks like a credential from s: URL userinfo and
-// query strings, secret-looking parameters and bearer tokens. It cannot
-// know every secret, which is why callers can add their own redaction.
-func scrubSecrets(s string) string {
+// ScrubCredentials removes what looks like a credential from free text such
+// as an error message: URL userinfo and query strings (an Azure SAS rides in
+// one), secret-looking parameters and bearer tokens. It cannot know every
+// secret, which is why callers can add their own redaction of the values
+// they know.
+func ScrubCredentials(s string) string {
 	s = urlInText.ReplaceAllStringFunc(s, func(m string) string {
 		// Punctuation closing a sentence or a "url: error" pair is not part
 		// of the URL.
@@ -45,7 +47,7 @@ func scrubSecrets(s string) string {
 	return bearerInText.ReplaceAllString(s, "Bearer "+redacted)
 }
 
-// redactToken replaces every occurrence of token in s. Unlike scrubSecrets
+// redactToken replaces every occurrence of token in s. Unlike ScrubCredentials
 // it is exact: it is used where the secret is known.
 func redactToken(s, token string) string {
 	if token == "" {

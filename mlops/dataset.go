@@ -20,6 +20,9 @@ import (
 type Dataset struct {
 	Name, Version string
 	Location      Location
+	// Place is Location's region as the residency catalog knows it: its
+	// country and jurisdictions. Zero when the catalog does not know it.
+	Place residency.Region
 	// Classification says how sensitive the data is: the most sensitive of
 	// its own and its parents'.
 	Classification residency.Classification
@@ -233,9 +236,12 @@ func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) 
 	if err != nil {
 		return nil, err
 	}
+	loc := Location{Provider: providerName, Region: in.Region}
+	place, _ := c.opts.Catalog.Lookup(c.cloudOf(loc), in.Region)
 	return &Dataset{
 		Name: in.Name, Version: in.Version,
-		Location:       Location{Provider: providerName, Region: in.Region},
+		Location:       loc,
+		Place:          place,
 		Classification: max(class, os.classification()),
 		Constraint:     os.constraint(),
 		Origins:        os,

@@ -483,13 +483,14 @@ func (e *Endpoint) DeleteDeployment(ctx context.Context, name string) error {
 	if e.Traffic[name] > 0 || e.Mirror[name] > 0 {
 		return errorf(FailedPrecondition, "deployment %s/%s still receives traffic (%d%% live, %d%% mirrored); move its traffic away first", e.Name, name, e.Traffic[name], e.Mirror[name])
 	}
+	dep := e.Deployment(name)
 	req := &Request{Action: ActionDeploymentDelete, Target: fmtTarget("deployment", e.Name+"/"+name), Location: e.Location}
 	_, err = e.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
 		err := e.c.retry(ctx, func() error { return srv.DeleteDeployment(ctx, e.Name, name) })
 		if provider.CodeOf(err) == NotFound {
 			err = nil // deleted by a try whose response was lost
 		}
-		return nil, err
+		return dep, err
 	})
 	if err != nil {
 		return err
@@ -503,9 +504,16 @@ func (e *Endpoint) Delete(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := e.Refresh(ctx); err != nil {
+		return err
+	}
 	req := &Request{Action: ActionEndpointDelete, Target: fmtTarget("endpoint", e.Name), Location: e.Location}
 	_, err = e.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
-		return nil, e.c.retry(ctx, func() error { return srv.DeleteEndpoint(ctx, e.Name) })
+		err := e.c.retry(ctx, func() error { return srv.DeleteEndpoint(ctx, e.Name) })
+		if provider.CodeOf(err) == NotFound {
+			err = nil // deleted by a try whose response was lost
+		}
+		return e, err
 	})
 	return err
 }

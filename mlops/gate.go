@@ -149,5 +149,8 @@ const (
 	metaDerivedFrom    = "tideline_derived_from"
 	metaTeam           = "tideline_team"
 	metaTrainedBy      = "tideline_trained_by"
+	metaParentRun      = "tideline_parent_run"
+	metaParentJob      = "tideline_parent_job"
+	metaJobName        = "tideline_job_name"
 	metaLabelPrefix    = "label_"
 )

@@ -121,3 +121,5 @@ var (
 )
 
 func (noWatch) WatchJob() {} // shadows the promoted method so the type no longer implements JobWatcher
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -98,6 +98,9 @@ type TrainJob struct {
 	Created, Started, Finished time.Time
 	// SubmittedBy is the principal that submitted the job.
 	SubmittedBy string
+	// ParentRun and ParentJob name the pipeline run that submitted the job
+	// (WithParentRun), for lineage.
+	ParentRun, ParentJob string
 
 	// Inputs are the resolved input datasets, with their digests at submit
 	// time.
@@ -179,13 +182,27 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 				metaSpec:      digest,
 				metaSubmitter: req.Principal.ID,
 				metaOperation: op.ID,
+				metaJobName:   spec.Name,
 			},
 		}
 		if req.Principal.Team != "" {
 			ps.Metadata[metaTeam] = req.Principal.Team
 		}
+		if len(inputs) > 0 {
+			refs := make([]DatasetRef, len(inputs))
+			for i, d := range inputs {
+				refs[i] = d.Ref()
+			}
+			ps.Metadata[metaInputs] = joinRefs(refs)
+		}
+		if parent, ok := ctx.Value(parentRunKey{}).([2]string); ok {
+			ps.Metadata[metaParentRun], ps.Metadata[metaParentJob] = parent[0], parent[1]
+		}
 		if len(os) > 0 {
 			ps.Metadata[metaOrigins] = encodeOrigins(os)
+		}
+		if err := c.grantInputs(ctx, loc.Provider, ps, inputs); err != nil {
+			return nil, err
 		}
 		var info *provider.JobInfo
 		err := c.retry(ctx, func() (err error) {
@@ -209,6 +226,41 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 		return nil, err
 	}
 	return res.(*TrainJob), nil
+}
+
+// defaultGrantTTL is how long a read grant lives for a job without a
+// MaxDuration.
+const defaultGrantTTL = 24 * time.Hour
+
+// grantInputs gives every input held by another provider a short-lived,
+// read-only grant from that provider, expiring with the job, so that the
+// job's cloud never holds the other cloud's keys. A store that cannot grant
+// leaves the input with its URI alone.
+func (c *Client) grantInputs(ctx context.Context, jobProvider string, ps *provider.JobSpec, inputs []*Dataset) error {
+	ttl := ps.MaxDuration
+	if ttl <= 0 {
+		ttl = defaultGrantTTL
+	}
+	ps.Inputs = slices.Clone(ps.Inputs)
+	for i, d := range inputs {
+		if d.Location.Provider == jobProvider {
+			continue
+		}
+		g, ok := c.providers[d.Location.Provider].(provider.Granter)
+		if !ok {
+			continue
+		}
+		var grant provider.Grant
+		err := c.retry(ctx, func() (err error) {
+			grant, err = g.GrantRead(ctx, d.Name, d.Version, ttl)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read grant for input %q (%s) from provider %q: %w", ps.Inputs[i].Name, d.Ref(), d.Location.Provider, err)
+		}
+		ps.Inputs[i].Grant = grant
+	}
+	return nil
 }
 
 func validateJobSpec(s *TrainJobSpec) error {
@@ -316,14 +368,22 @@ func (c *Client) jobFromInfo(providerName string, in *provider.JobInfo) *TrainJo
 func (j *TrainJob) update(providerName string, in *provider.JobInfo) {
 	s := in.Spec
 	inputs := make([]JobInput, len(s.Inputs))
+	refs := splitRefs(s.Metadata[metaInputs])
 	for i, x := range s.Inputs {
 		inputs[i] = JobInput{Name: x.Name, Dataset: DatasetRef{Name: x.Dataset, Version: x.Version}}
+		if i < len(refs) && refs[i].Name == x.Dataset && refs[i].Version == x.Version {
+			inputs[i].Dataset.Provider = refs[i].Provider
+		}
 	}
 	j.ID = providerName + "/" + s.Name
 	j.Name = s.Name
 	j.Location = Location{Provider: providerName, Region: s.Region}
+	base := s.Metadata[metaJobName]
+	if base == "" {
+		base = s.Name
+	}
 	j.Spec = TrainJobSpec{
-		Name: s.Name, Location: j.Location, Image: s.Image,
+		Name: base, Location: j.Location, Image: s.Image,
 		Command: s.Command, Args: s.Args, Env: s.Env,
 		GPU: GPURequest{Type: s.GPUType, Count: s.GPUs}, Nodes: s.Nodes,
 		Inputs: inputs, OutputURI: s.OutputURI, MaxDuration: s.MaxDuration, Retries: s.MaxRetries,
@@ -333,6 +393,7 @@ func (j *TrainJob) update(providerName string, in *provider.JobInfo) {
 	j.OutputURI = in.OutputURI
 	j.Created, j.Started, j.Finished = in.Created, in.Started, in.Finished
 	j.SubmittedBy = s.Metadata[metaSubmitter]
+	j.ParentRun, j.ParentJob = s.Metadata[metaParentRun], s.Metadata[metaParentJob]
 	j.revision = in.Revision
 	os, err := j.c.decodeOrigins(s.Metadata[metaOrigins])
 	if err != nil {
@@ -366,7 +427,9 @@ func (c *Client) GetJob(ctx context.Context, id string) (*TrainJob, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.jobFromInfo(pn, info), nil
+	j := c.jobFromInfo(pn, info)
+	c.observeJob(ctx, j)
+	return j, nil
 }
 
 // Refresh reads the job's current state.
@@ -384,6 +447,7 @@ func (j *TrainJob) Refresh(ctx context.Context) error {
 		return err
 	}
 	j.update(j.Location.Provider, info)
+	j.c.observeJob(ctx, j)
 	return nil
 }
 
@@ -426,6 +490,7 @@ func (j *TrainJob) Wait(ctx context.Context, opts *WaitOptions) error {
 			}
 		}
 		if j.State.Terminal() {
+			j.c.observeJob(ctx, j)
 			return j.Err()
 		}
 		var info *provider.JobInfo

@@ -7,6 +7,8 @@ import (
 	"hash"
 	"io"
 	"time"
+
+	"github.com/tideline-ml/tideline/audit"
 )
 
 // DataStore stores immutable, versioned datasets.
@@ -47,6 +49,29 @@ type DataStore interface {
 	// DeleteDataset deletes a version. Errors: NotFound.
 	DeleteDataset(ctx context.Context, name, version string) error
 }
+
+// Granter is an optional capability of a DataStore: short-lived, read-only
+// access to one dataset version, for a job in another cloud that must not
+// hold the store's keys (an Azure SAS scoped to the version's blobs).
+type Granter interface {
+	// GrantRead returns a credential that reads and lists exactly the named
+	// version and nothing else, and expires at most ttl from now.
+	// Errors: NotFound; InvalidArgument when ttl is not positive or longer
+	// than the provider allows.
+	GrantRead(ctx context.Context, name, version string, ttl time.Duration) (Grant, error)
+}
+
+// Grant is a read-only credential for one dataset version.
+type Grant struct {
+	// URL reads the version with the credential in it. It is a secret: it
+	// redacts itself wherever it is printed or encoded.
+	URL audit.Secret
+	// Expires is when the credential stops working.
+	Expires time.Time
+}
+
+// IsZero reports whether g holds no credential.
+func (g Grant) IsZero() bool { return g.URL.IsZero() }
 
 // PutDatasetRequest is a resolved request to store a dataset version.
 type PutDatasetRequest struct {

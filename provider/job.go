@@ -97,6 +97,11 @@ type JobInput struct {
 	Digest string
 	// Dataset and Version name the dataset in Tideline's terms.
 	Dataset, Version string
+	// Grant, when not zero, is the read-only credential for a dataset held
+	// by another provider. Drivers hand it to the job (a secret volume or
+	// an environment variable from a secret), never log it, and may echo
+	// it in JobInfo.Spec only as the redacting type it is.
+	Grant Grant
 }
 
 // JobState is where a job is in its life.

@@ -41,6 +41,7 @@ const (
 	CapServing   Capability = "serving"
 	CapJobWatch  Capability = "job-watch"
 	CapJobLogs   Capability = "job-logs"
+	CapGrants    Capability = "grants"
 )
 
 // Capabilities reports which capabilities p offers, in the order of the
@@ -64,6 +65,9 @@ func Capabilities(p Provider) []Capability {
 	}
 	if _, ok := p.(JobLogger); ok {
 		caps = append(caps, CapJobLogs)
+	}
+	if _, ok := p.(Granter); ok {
+		caps = append(caps, CapGrants)
 	}
 	return caps
 }

@@ -14,7 +14,7 @@ import (
 // context.
 func isOperation(op string) bool {
 	switch op {
-	case "PutDataset", "GetDataset", "ListDatasets", "OpenDataset", "UpdateDatasetMetadata", "DeleteDataset",
+	case "PutDataset", "GetDataset", "ListDatasets", "OpenDataset", "UpdateDatasetMetadata", "DeleteDataset", "GrantRead",
 		"SubmitJob", "GetJob", "ListJobs", "CancelJob", "WatchJob", "JobLogs",
 		"CreateModelVersion", "GetModelVersion", "ListModelVersions", "UpdateModelVersion",
 		"SetAlias", "DeleteAlias", "Aliases",

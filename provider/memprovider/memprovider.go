@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
 )
 
@@ -46,6 +47,11 @@ type Options struct {
 	// ManualDeployments keeps new deployments Creating until the test calls
 	// SetDeploymentState; otherwise they are Ready at once.
 	ManualDeployments bool
+
+	// AccountKey signs read grants (GrantRead), as a storage account key
+	// signs a SAS. Empty means a fixed development key. Grants are checked
+	// by ReadWithGrant.
+	AccountKey audit.Secret
 }
 
 // DefaultRegions returns the regions a provider acts in when Options.Regions
@@ -78,6 +84,8 @@ type Provider struct {
 	serving           provider.ServingCapabilities
 	jobDuration       time.Duration
 	manualDeployments bool
+	accountKey        audit.Secret
+	grants            []audit.Secret // issued by GrantRead; guarded by mu
 
 	// chunks recycles the chunk buffers that a dataset's short last chunk
 	// was read into, so that many small datasets do not each cost a full
@@ -136,6 +144,10 @@ func New(opts *Options) *Provider {
 	}
 	if p.name == "" {
 		p.name = "mem"
+	}
+	p.accountKey = o.AccountKey
+	if p.accountKey.IsZero() {
+		p.accountKey = audit.NewSecret("memprovider-development-account-key")
 	}
 	if p.clock == nil {
 		p.clock = realClock{}
