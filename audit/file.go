@@ -1,0 +1,228 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+)
+
+// FileOptions configure OpenFile. A nil *FileOptions means all defaults.
+type FileOptions struct {
+	// Perm is the mode of a newly created file; default 0600, because an
+	// audit log names principals and targets.
+	Perm fs.FileMode
+}
+
+// FileSink is a Sink storing the log as a JSON-lines file: one record per
+// line, appended and fsync'd before a write is acknowledged.
+//
+// OpenFile takes an exclusive advisory lock (flock) on Unix systems, so two
+// processes cannot interleave two chains in one file; the lock ends with the
+// process. Elsewhere, keeping one writer per file is up to the caller.
+type FileSink struct {
+	path string
+
+	mu     sync.Mutex
+	f      *os.File
+	size   int64
+	torn   int64
+	broken error // a failed write leaves the file in an unknown state
+}
+
+var _ Sink = (*FileSink)(nil)
+
+// OpenFile opens the log file at path for appending, creating it if needed.
+//
+// A crash can leave a partial last line — a write that never completed and
+// was never acknowledged. OpenFile cuts the file back to its last complete
+// line and fsyncs that before returning; TornBytes reports how much it cut.
+// The last complete line must then be a well-formed record; if it is not,
+// the file was damaged other than by a crash and OpenFile fails with a
+// *VerifyError of KindMalformed rather than guess: inspect the file with
+// VerifyFile.
+func OpenFile(ctx context.Context, path string, opts *FileOptions) (*FileSink, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	perm := fs.FileMode(0o600)
+	if opts != nil && opts.Perm != 0 {
+		perm = opts.Perm
+	}
+	_, statErr := os.Stat(path)
+	created := errors.Is(statErr, fs.ErrNotExist)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, perm)
+	if err != nil {
+		return nil, fmt.Errorf("audit: opening the log file: %w", err)
+	}
+	s := &FileSink{path: path, f: f}
+	if err := s.open(created); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *FileSink) open(created bool) error {
+	if err := lockFile(s.f); err != nil {
+		return fmt.Errorf("audit: %s is in use by another process (or another FileSink): %w", s.path, err)
+	}
+	if created {
+		// The file's directory entry must be durable too, or the first
+		// acknowledged records could vanish with it.
+		if err := syncDir(filepath.Dir(s.path)); err != nil {
+			return fmt.Errorf("audit: making the new log file's directory entry durable: %w", err)
+		}
+	}
+	st, err := s.f.Stat()
+	if err != nil {
+		return fmt.Errorf("audit: reading the log file's size: %w", err)
+	}
+	size := st.Size()
+	end, err := lastLineEnd(s.f, size)
+	if err != nil {
+		return err
+	}
+	if end < size {
+		if err := s.f.Truncate(end); err != nil {
+			return fmt.Errorf("audit: cutting a torn last line off the log file: %w", err)
+		}
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("audit: syncing the log file after cutting a torn line: %w", err)
+		}
+		s.torn = size - end
+	}
+	s.size = end
+	last, off, err := readLastLine(s.f, end)
+	if err != nil {
+		return err
+	}
+	if len(last) > 0 {
+		var d decoder
+		if _, err := d.decode(last[:len(last)-1]); err != nil {
+			return &VerifyError{Kind: KindMalformed, Offset: off,
+				Detail: "the last complete line of " + s.path + " is not a record (" + err.Error() + "); it was not left by a crash: run VerifyFile and restore the file"}
+		}
+	}
+	return nil
+}
+
+// lastLineEnd returns the offset just after the last newline in the first
+// size bytes of f, or 0 when there is none.
+func lastLineEnd(f *os.File, size int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for end := size; end > 0; {
+		start := max(end-int64(len(buf)), 0)
+		chunk := buf[:end-start]
+		if _, err := f.ReadAt(chunk, start); err != nil {
+			return 0, fmt.Errorf("audit: reading the log file's tail: %w", err)
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			return start + int64(i) + 1, nil
+		}
+		end = start
+	}
+	return 0, nil
+}
+
+// readLastLine returns the line that ends at end (newline included) and its
+// offset, or nil for an empty file.
+func readLastLine(f *os.File, end int64) ([]byte, int64, error) {
+	if end == 0 {
+		return nil, 0, nil
+	}
+	n := min(end, int64(MaxRecordSize)+1)
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, end-n); err != nil {
+		return nil, 0, fmt.Errorf("audit: reading the log file's last record: %w", err)
+	}
+	i := bytes.LastIndexByte(buf[:n-1], '\n')
+	if i < 0 && n < end {
+		return nil, 0, &VerifyError{Kind: KindMalformed, Offset: end - n,
+			Detail: fmt.Sprintf("the last line is longer than %d bytes", MaxRecordSize)}
+	}
+	return buf[i+1:], end - n + int64(i) + 1, nil
+}
+
+// Path returns the file's path.
+func (s *FileSink) Path() string { return s.path }
+
+// TornBytes returns how many bytes of a torn last line OpenFile removed;
+// non-zero means the previous writer crashed mid-write.
+func (s *FileSink) TornBytes() int64 { return s.torn }
+
+// Last implements Sink.
+func (s *FileSink) Last(ctx context.Context) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil, fmt.Errorf("audit: %s: %w", s.path, fs.ErrClosed)
+	}
+	line, _, err := readLastLine(s.f, s.size)
+	return line, err
+}
+
+// Write implements Sink: one write and one fsync for all of data. The file
+// cannot be cancelled mid-write, so ctx is not consulted.
+func (s *FileSink) Write(_ context.Context, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.f == nil:
+		return fmt.Errorf("audit: %s: %w", s.path, fs.ErrClosed)
+	case s.broken != nil:
+		return fmt.Errorf("audit: %s is in an unknown state after an earlier failure; open it again: %w", s.path, s.broken)
+	}
+	n, err := s.f.Write(data)
+	if err == nil {
+		// Sync rather than Fdatasync: the file grows, so its size (metadata)
+		// must reach the disk as well, and Sync is portable.
+		err = s.f.Sync()
+	}
+	if err != nil {
+		s.broken = err
+		return fmt.Errorf("audit: appending to %s: %w", s.path, err)
+	}
+	s.size += int64(n)
+	return nil
+}
+
+// Close implements Sink.
+func (s *FileSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	return err
+}
+
+// syncDir fsyncs a directory so that a new entry in it survives a crash.
+// Windows cannot open directories for syncing and needs no such step.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil
+	}
+	return err
+}
+
+var _ io.Closer = (*FileSink)(nil)

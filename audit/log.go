@@ -1,0 +1,324 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Errors returned by Log methods besides *VerifyError and ErrInvalidRecord.
+var (
+	// ErrClosed: the Log was closed.
+	ErrClosed = errors.New("audit: log is closed")
+	// ErrSinkFailed: a sink write failed. The Log refuses every later
+	// Append with the same error until a new Log is opened over the sink.
+	ErrSinkFailed = errors.New("audit: sink write failed")
+)
+
+// Options configure a Log. A nil *Options means all defaults.
+type Options struct {
+	// Key, when set, makes the chain an HMAC-SHA256 chain under this key,
+	// so that someone who can write the log but does not hold the key
+	// cannot rewrite or add records undetected. Use at least 16 random
+	// bytes; 32 is the usual choice. Empty means plain SHA-256, which
+	// detects accidents and outsiders but not a writer who recomputes the
+	// chain.
+	Key Secret
+	// Clock stamps records; default time.Now. Its readings are converted
+	// to UTC and must fall in the years 0 to 9999.
+	Clock func() time.Time
+	// MaxBatch caps how many records one sink write carries; default 512.
+	// 1 turns group commit off: one write (and, for files, one fsync) per
+	// record.
+	MaxBatch int
+}
+
+const (
+	defaultMaxBatch = 512
+	// maxSpare bounds the buffer a Log keeps between batches.
+	maxSpare = 1 << 20
+)
+
+// A Log appends records to a Sink as a hash chain.
+//
+// A Log is safe for concurrent use. Appends that arrive while the sink is
+// busy are grouped and written together (group commit), so concurrency
+// raises throughput without weakening durability: every record is durable
+// before its Append returns.
+type Log struct {
+	sink     Sink
+	clock    func() time.Time
+	maxBatch int
+
+	mu       sync.Mutex
+	idle     sync.Cond // signalled when flushing ends
+	h        *hasher   // guarded by mu
+	spare    []byte    // a written batch's buffer, for the next batch
+	last     Checkpoint
+	durable  Checkpoint
+	queue    []*batch // assigned, not yet written; only the last may grow
+	flushing bool     // a goroutine is writing the queue
+	closed   bool
+	err      error // sticky sink failure
+}
+
+// A batch is a run of consecutive records that one sink write stores.
+type batch struct {
+	data  []byte
+	n     int
+	first uint64
+	last  Checkpoint
+	// written and err are set, under Log.mu, once the sink answered.
+	written bool
+	err     error
+	// done is closed at that moment too. It is made only when a caller has
+	// to wait, which spares the uncontended path an allocation.
+	done chan struct{}
+}
+
+// New opens a Log over sink. When the sink already holds records, New reads
+// the last one, checks its syntax and its hash under opts.Key, and
+// continues the chain after it; a last record that does not verify (wrong
+// key, or an altered tail) is a *VerifyError and the Log is not opened,
+// because appending to a chain of unknown integrity would vouch for it.
+// New does not verify earlier records; use Verify or VerifyFile for that.
+//
+// The Log owns the sink from then on and closes it in Close.
+func New(ctx context.Context, sink Sink, opts *Options) (*Log, error) {
+	if sink == nil {
+		return nil, errors.New("audit: New needs a sink; use NewMemorySink or OpenFile")
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	key := opts.Key.Reveal()
+	if key != "" && len(key) < 16 {
+		return nil, fmt.Errorf("audit: the HMAC key is %d bytes; use at least 16 random bytes (32 recommended)", len(key))
+	}
+	if opts.MaxBatch < 0 {
+		return nil, fmt.Errorf("audit: MaxBatch is %d; use 0 for the default or a positive cap", opts.MaxBatch)
+	}
+	l := &Log{
+		sink:     sink,
+		clock:    opts.Clock,
+		maxBatch: opts.MaxBatch,
+		h:        newHasher(key),
+		last:     Checkpoint{Hash: Genesis},
+	}
+	if l.clock == nil {
+		l.clock = time.Now
+	}
+	if l.maxBatch == 0 {
+		l.maxBatch = defaultMaxBatch
+	}
+	l.idle.L = &l.mu
+	line, err := sink.Last(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: reading the last record to resume the chain: %w", err)
+	}
+	if len(line) > 0 {
+		if l.last, err = checkLast(line, l.h); err != nil {
+			return nil, fmt.Errorf("audit: cannot resume the log: %w", err)
+		}
+	}
+	l.durable = l.last
+	return l, nil
+}
+
+// Append adds r to the log and returns it as stored, with Seq, Time, Prev
+// and Hash filled in. It returns only after the sink acknowledged the
+// record as durable; an error means the record must be treated as not
+// written, and the audited operation must not proceed.
+//
+// The record is rejected with ErrInvalidRecord when it is invalid (see
+// Record). After a sink failure every Append returns an error wrapping
+// ErrSinkFailed and the sink's error; after Close, ErrClosed. When ctx ends
+// while the record waits for the sink, Append returns ctx's error; the
+// record may still be stored, keeping the sequence gapless.
+func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
+	if err := ctx.Err(); err != nil {
+		return Record{}, err
+	}
+	if err := r.validate(); err != nil {
+		return Record{}, err
+	}
+	l.mu.Lock()
+	b, err := l.enqueue(&r)
+	if err != nil {
+		l.mu.Unlock()
+		return Record{}, err
+	}
+	if !l.flushing {
+		l.flushing = true
+		l.flush(ctx, b)
+	}
+	if b.written {
+		err := b.err
+		l.mu.Unlock()
+		if err != nil {
+			return Record{}, err
+		}
+		return r, nil
+	}
+	if b.done == nil {
+		b.done = make(chan struct{})
+	}
+	done := b.done
+	l.mu.Unlock()
+
+	// Prefer the sink's answer when the context ends at the same moment.
+	select {
+	case <-done:
+	default:
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return Record{}, ctx.Err()
+		}
+	}
+	if b.err != nil {
+		return Record{}, b.err
+	}
+	return r, nil
+}
+
+// enqueue stamps r, encodes it and adds it to the open batch. l.mu is held.
+func (l *Log) enqueue(r *Record) (*batch, error) {
+	if l.closed {
+		return nil, ErrClosed
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	r.Seq = l.last.Seq + 1
+	r.Time = l.clock().Round(0).UTC()
+	if y := r.Time.Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("audit: the clock reads %v, outside the years 0 to 9999 the format allows; check Options.Clock", r.Time)
+	}
+	r.Prev = l.last.Hash
+
+	// Encode straight into the buffer the record will be written from: the
+	// open batch's, or a recycled one for a new batch. On error the buffer
+	// is cut back and nothing else has changed.
+	var b *batch
+	var buf []byte
+	if n := len(l.queue); n > 0 && l.queue[n-1].n < l.maxBatch {
+		b = l.queue[n-1]
+		buf = b.data
+	} else {
+		buf, l.spare = l.spare[:0], nil
+	}
+	start := len(buf)
+	buf, ok := appendCanonical(buf, r)
+	body := buf[start : len(buf)-1]
+	lineLen := len(body) + len(hashField) + 64 + 3
+	switch {
+	case !ok:
+		l.recycle(buf[:start], b)
+		return nil, invalid(r.utf8Problems())
+	case lineLen > MaxRecordSize:
+		l.recycle(buf[:start], b)
+		return nil, fmt.Errorf("%w: the record encodes to %d bytes, more than the %d allowed; shorten its attrs or messages", ErrInvalidRecord, lineLen, MaxRecordSize)
+	}
+	sum := l.h.sumHex(body)
+	r.Hash = string(sum[:])
+	buf = append(buf[:len(buf)-1], hashField...)
+	buf = append(buf, sum[:]...)
+	buf = append(buf, '"', '}', '\n')
+
+	if b == nil {
+		b = &batch{first: r.Seq}
+		l.queue = append(l.queue, b)
+	}
+	b.data = buf
+	b.n++
+	b.last = Checkpoint{Seq: r.Seq, Hash: r.Hash}
+	l.last = b.last
+	return b, nil
+}
+
+// recycle puts back a buffer after a failed encode: into the open batch it
+// came from, or aside for the next batch.
+func (l *Log) recycle(buf []byte, b *batch) {
+	if b != nil {
+		b.data = buf
+	} else {
+		l.spare = buf
+	}
+}
+
+// flush writes queued batches in order. l.mu is held on entry and on
+// return, released around each sink write. The caller whose record is in
+// mine writes until mine is done and hands whatever queued meanwhile to a
+// new goroutine, so that no caller waits for records other than its own and
+// those grouped with it.
+func (l *Log) flush(ctx context.Context, mine *batch) {
+	wctx := context.WithoutCancel(ctx)
+	for len(l.queue) > 0 {
+		b := l.queue[0]
+		l.queue[0] = nil
+		l.queue = l.queue[1:]
+		if l.err == nil {
+			l.mu.Unlock()
+			err := l.sink.Write(wctx, b.data)
+			l.mu.Lock()
+			if err != nil {
+				l.err = fmt.Errorf("%w while storing records %d to %d; the log refuses further appends until it is reopened: %w",
+					ErrSinkFailed, b.first, b.last.Seq, err)
+			} else {
+				l.durable = b.last
+			}
+		}
+		// Sinks do not keep data after Write, so the buffer can carry the
+		// next batch; reusing it keeps the hot path free of allocation.
+		if cap(b.data) <= maxSpare {
+			l.spare = b.data[:0]
+		}
+		b.written, b.err, b.data = true, l.err, nil
+		if b.done != nil {
+			close(b.done)
+		}
+		if b == mine && len(l.queue) > 0 {
+			go l.drain(wctx)
+			return
+		}
+	}
+	l.flushing = false
+	l.idle.Broadcast()
+}
+
+func (l *Log) drain(ctx context.Context) {
+	l.mu.Lock()
+	l.flush(ctx, nil)
+	l.mu.Unlock()
+}
+
+// Checkpoint returns the last record known to be durable. Store it outside
+// the log (another system, or printed in a ticket) and pass it to Verify
+// later: it is what lets Verify detect that the tail was cut off.
+func (l *Log) Checkpoint() Checkpoint {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.durable
+}
+
+// Close waits until every appended record is written, then closes the sink.
+// Appends after Close return ErrClosed; so does a second Close.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	for l.flushing {
+		l.idle.Wait()
+	}
+	l.mu.Unlock()
+	if err := l.sink.Close(); err != nil {
+		return fmt.Errorf("audit: closing the sink: %w", err)
+	}
+	return nil
+}
