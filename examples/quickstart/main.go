@@ -2,31 +2,40 @@
 // in-memory provider, with no cloud account:
 //
 //  1. upload a restricted claims dataset to "Azure" in westeurope;
-//  2. train on "CoreWeave" in EU-SOUTH-03 with 8 GPUs — the same job aimed
-//     at US-EAST-04 is denied by policy;
-//  3. register the model in the "Azure" registry;
-//  4. have a second principal approve it;
+//  2. train on "CoreWeave" in EU-SOUTH-03 with 8 GPUs, the data handed over
+//     as a short-lived read grant — the same job aimed at US-EAST-04 is
+//     denied, naming the dataset and its rule;
+//  3. register the model in the "Azure" registry: it inherits the EU
+//     constraint;
+//  4. have a second principal approve it (the trainer may not);
 //  5. roll it out as a canary, 10% → 50% → 100%, with a health check
-//     between steps — the first attempt fails its check and rolls back;
-//  6. print a summary.
+//     between steps — serving it from eastus is denied, and the first
+//     attempt fails its check and rolls back;
+//  6. ask the lineage which live deployments derive from the dataset,
+//     verify the audit log, and print a summary.
 //
 // Two in-memory providers stand in for Azure and CoreWeave; a goroutine
 // plays the GPU cluster's controller. Swap them for the cloud providers and
-// the pipeline code stays the same.
+// the pipeline code stays the same. The audit log and the OpenLineage
+// events go to files in a temporary folder (or -out DIR).
 package main
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tideline-ml/tideline/audit"
+	"github.com/tideline-ml/tideline/lineage"
 	"github.com/tideline-ml/tideline/mlops"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/memprovider"
@@ -34,12 +43,32 @@ import (
 )
 
 func main() {
+	out := flag.String("out", "", "folder for the audit log and the OpenLineage events (default: a new temporary folder)")
+	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := run(ctx, os.Stdout); err != nil {
+	cfg := config{Dir: *out}
+	if cfg.Dir == "" {
+		dir, err := os.MkdirTemp("", "tideline-quickstart-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "quickstart:", err)
+			os.Exit(1)
+		}
+		cfg.Dir = dir
+	}
+	if err := run(ctx, os.Stdout, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
+}
+
+// config is what a run needs from outside.
+type config struct {
+	// Dir receives audit.jsonl and lineage.jsonl.
+	Dir string
+	// AccountKey signs the "Azure" storage account's read grants; empty
+	// means a fixed development key.
+	AccountKey string
 }
 
 // The image the policy allows: pinned by digest, from the team's registry.
@@ -51,23 +80,58 @@ var (
 	usEast     = mlops.Location{Provider: "coreweave", Region: "US-EAST-04"}
 )
 
-func run(ctx context.Context, w io.Writer) error {
+func run(ctx context.Context, w io.Writer, cfg config) error {
 	start := time.Now()
-	azure := memprovider.New(&memprovider.Options{Name: "azure", Regions: []provider.Region{
+	accountKey := audit.NewSecret(cfg.AccountKey)
+	azure := memprovider.New(&memprovider.Options{Name: "azure", AccountKey: accountKey, Regions: []provider.Region{
 		{Name: "westeurope", Cloud: "azure"}, {Name: "northeurope", Cloud: "azure"}, {Name: "eastus", Cloud: "azure"},
 	}})
 	coreweave := memprovider.New(&memprovider.Options{Name: "coreweave", Regions: []provider.Region{
 		{Name: "EU-SOUTH-03", Cloud: "coreweave"}, {Name: "US-EAST-04", Cloud: "coreweave"},
 	}})
+
+	// Governance: a hash-chained audit log on disk, and lineage with
+	// OpenLineage events in a file.
+	auditPath, lineagePath := filepath.Join(cfg.Dir, "audit.jsonl"), filepath.Join(cfg.Dir, "lineage.jsonl")
+	auditKey := audit.NewSecret("quickstart-audit-hmac-key-0123456789")
+	sink, err := audit.OpenFile(ctx, auditPath, nil)
+	if err != nil {
+		return err
+	}
+	auditLog, err := audit.New(ctx, sink, &audit.Options{Key: auditKey})
+	if err != nil {
+		return err
+	}
+	auditHook, err := mlops.NewAuditHook(auditLog, &mlops.AuditOptions{Secrets: []audit.Secret{accountKey}})
+	if err != nil {
+		return err
+	}
+	events, err := lineage.NewFileTransport(lineagePath, nil)
+	if err != nil {
+		return err
+	}
+	emitter, err := lineage.NewEmitter(events, nil)
+	if err != nil {
+		return err
+	}
+	graph := lineage.NewGraph(nil)
+	recorder, err := mlops.NewLineageRecorder(graph, &mlops.LineageOptions{Emitter: emitter})
+	if err != nil {
+		return err
+	}
+
 	tally := &tally{}
 	c, err := mlops.NewClient(mlops.Providers{"azure": azure, "coreweave": coreweave}, &mlops.ClientOptions{
 		Principal: mlops.Principal{ID: "alice@bank.example", Team: "fraud-ml"},
+		// Residency needs no rule here: restricted data stays in the EU/EEA
+		// by default.
 		Policy: mlops.NewPolicy(
-			mlops.AllowRegions("westeurope", "northeurope", "EU-SOUTH-03"),
 			mlops.AllowImages(true, "registry.example/ml/"),
 			mlops.RequireApprovedModels(),
+			mlops.SeparateDuties(),
+			mlops.MaxTrafficStep(50),
 		),
-		Hooks:        []mlops.Hook{tally},
+		Hooks:        []mlops.Hook{auditHook, recorder, tally},
 		PollInterval: 10 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond,
 	})
 	if err != nil {
@@ -85,7 +149,8 @@ func run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}
-	say("      %s: %d bytes, %s, %s, stored in %s", claims.Ref(), claims.Size, short(claims.Digest), claims.Classification, claims.Location)
+	say("      %s: %d bytes, %s, stored in %s", claims.Ref(), claims.Size, short(claims.Digest), claims.Location)
+	say("      %s: may be stored and processed only in %s", claims.Classification, claims.Constraint)
 
 	// 2. Training, once denied and once allowed.
 	say("[2/6] Train on CoreWeave with 8 H100 GPUs")
@@ -111,10 +176,13 @@ func run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("submit: %w", err)
 	}
+	grant := job.Inputs[0].Grant
 	say("      submitted %s in %s", job.ID, job.Location)
+	say("      input handed over as a read-only grant, valid until %s", grant.Expires.Format(time.RFC3339))
 	var wg sync.WaitGroup
+	var clusterErr error
 	wg.Add(1)
-	go func() { defer wg.Done(); playCluster(coreweave, job.Name) }()
+	go func() { defer wg.Done(); clusterErr = playCluster(ctx, azure, coreweave, job.Name, grant.URL) }()
 	lastPct := -1
 	err = job.Wait(ctx, &mlops.WaitOptions{OnChange: func(j *mlops.TrainJob) {
 		if pct := int(j.Progress * 100); j.State == mlops.JobRunning && pct != lastPct {
@@ -126,13 +194,17 @@ func run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("training: %w", err)
 	}
+	if clusterErr != nil {
+		return clusterErr
+	}
 	say("      %s in %s; outputs at %s", job.State, job.Finished.Sub(job.Started).Round(time.Millisecond), job.OutputURI)
 
 	// 3. Registry.
 	say("[3/6] Register the model in the Azure ML registry")
 	reg := c.Models("azure")
 	champion, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://azure/artifacts/fraud/baseline"},
-		&mlops.RegisterOptions{Region: "westeurope", Framework: "sklearn", Metrics: map[string]float64{"auc": 0.87}})
+		&mlops.RegisterOptions{Region: "westeurope", Framework: "sklearn", Metrics: map[string]float64{"auc": 0.87},
+			DerivedFrom: []mlops.DatasetRef{claims.Ref()}})
 	if err != nil {
 		return err
 	}
@@ -142,9 +214,15 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	say("      fraud v%s (baseline, auc 0.87) and fraud v%s (from %s, auc 0.93), both %s", champion.Version, mv.Version, job.ID, strings.ToLower(string(mv.Approval.State)))
+	say("      fraud v%s inherits %s from %s", mv.Version, mv.Constraint, mv.Origins[0].Artifact)
 
 	// 4. Approval by someone else.
 	say("[4/6] A second principal approves")
+	if _, err := reg.Approve(ctx, "fraud", mv.Version, "looks fine to me"); errors.As(err, &denied) {
+		say("      DENIED  %s by %s: %s", denied.Action, "alice@bank.example", denied.Reasons[0].Message)
+	} else {
+		return fmt.Errorf("self-approval should have been denied, got %v", err)
+	}
 	bob := mlops.WithPrincipal(ctx, mlops.Principal{ID: "bob@bank.example", Team: "model-risk"})
 	if champion, err = reg.Approve(bob, "fraud", champion.Version, "baseline, in production since Q2"); err != nil {
 		return err
@@ -157,8 +235,20 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	say("      fraud v%s approved by %s: %q", mv.Version, mv.Approval.By, mv.Approval.Comment)
 
-	// 5. Canary.
+	// 5. Serving: not from the US; a canary in Europe.
 	say("[5/6] Canary on an Azure ML online endpoint: 10%% -> 50%% -> 100%%")
+	us, err := c.CreateEndpoint(ctx, "fraud-scoring-us", &mlops.EndpointOptions{Location: mlops.Location{Provider: "azure", Region: "eastus"}})
+	if err != nil {
+		return err
+	}
+	if _, err := us.Deploy(ctx, "blue", mv, nil); errors.As(err, &denied) {
+		say("      DENIED  serving fraud v%s from eastus: %s", mv.Version, denied.Reasons[0].Message)
+	} else {
+		return fmt.Errorf("serving from eastus should have been denied, got %v", err)
+	}
+	if err := us.Delete(ctx); err != nil {
+		return err
+	}
 	ep, err := c.CreateEndpoint(ctx, "fraud-scoring", &mlops.EndpointOptions{Location: westEurope})
 	if err != nil {
 		return err
@@ -205,8 +295,34 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	say("      fraud v%s serves 100%% of %s; alias champion -> v%s", mv.Version, ep.Name, mv.Version)
 
-	// 6. Summary.
-	say("[6/6] Summary")
+	// 6. Lineage, audit, summary.
+	say("[6/6] Lineage, audit and summary")
+	impact, err := graph.Impact(ctx, mlops.DatasetNodeID(claims.Ref()))
+	if err != nil {
+		return err
+	}
+	say("      live deployments derived from %s (a deletion request's question):", claims.Ref())
+	for _, p := range impact {
+		say("        %s", strings.Join(p, " -> "))
+	}
+	if err := recorder.Err(); err != nil {
+		return fmt.Errorf("lineage: %w", err)
+	}
+	if err := events.Close(ctx); err != nil {
+		return err
+	}
+	if err := auditLog.Close(); err != nil {
+		return err
+	}
+	if err := auditHook.Err(); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	last, err := audit.VerifyFile(ctx, auditPath, &audit.VerifyOptions{Key: auditKey})
+	if err != nil {
+		return fmt.Errorf("audit log does not verify: %w", err)
+	}
+	say("      audit log: %d records, HMAC chain verified (%s)", last.Seq, auditPath)
+	say("      OpenLineage events: %s", lineagePath)
 	az, cw := azure.Counts(), coreweave.Counts()
 	say("      azure:     %d dataset, %d model versions, %d endpoint, %d deployment", az.Datasets, az.ModelVersions, az.Endpoints, az.Deployments)
 	say("      coreweave: %d training job", cw.Jobs)
@@ -217,16 +333,30 @@ func run(ctx context.Context, w io.Writer) error {
 }
 
 // playCluster moves the job through its life the way CoreWeave's
-// controllers would report it.
-func playCluster(cw *memprovider.Provider, job string) {
+// controllers would report it. The "container" reads its input through the
+// read grant it was given, as a job in another cloud would.
+func playCluster(ctx context.Context, azure, cw *memprovider.Provider, job string, grant audit.Secret) error {
 	time.Sleep(20 * time.Millisecond)
-	_ = cw.StartJob(job)
+	if err := cw.StartJob(job); err != nil {
+		return err
+	}
+	data, err := azure.ReadWithGrant(ctx, grant)
+	if err != nil {
+		_ = cw.FailJob(job, "reading the input: "+err.Error())
+		return err
+	}
+	n, err := io.Copy(io.Discard, data)
+	data.Close()
+	if err != nil {
+		return err
+	}
+	_ = cw.AppendJobLog(job, fmt.Sprintf("read %d bytes of claims through the grant\n", n))
 	for _, p := range []float64{0.25, 0.5, 0.75, 1} {
 		time.Sleep(20 * time.Millisecond)
 		_ = cw.AppendJobLog(job, fmt.Sprintf("epoch progress %.0f%%\n", p*100))
 		_ = cw.SetJobProgress(job, p)
 	}
-	_ = cw.CompleteJob(job, "")
+	return cw.CompleteJob(job, "")
 }
 
 // latencyProbe stands in for a real health check: with one instance the
