@@ -13,6 +13,7 @@ import (
 
 	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/lineage"
+	"github.com/tideline-ml/tideline/lineage/lineagetest"
 	"github.com/tideline-ml/tideline/mlops"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/memprovider"
@@ -176,6 +177,7 @@ func TestLineageFailedAndCanceledJobs(t *testing.T) {
 	require.Contains(t, out, `"eventType":"ABORT"`)
 	require.Contains(t, out, "CUDA error")
 	require.NotContains(t, out, "abcdef123")
+	require.NoError(t, lineagetest.NewValidator(t).ValidateLines(events.Bytes()))
 }
 
 // A job in one cloud reads a dataset held by another through a short-lived

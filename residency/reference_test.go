@@ -2,14 +2,12 @@ package residency_test
 
 import (
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/tideline-ml/tideline/internal/testenv"
 	"github.com/tideline-ml/tideline/residency"
 )
 
@@ -25,42 +23,12 @@ type referenceEntry struct {
 	AvailabilityZones json.RawMessage `json:"availabilityZones"` // bool for Azure, list for CoreWeave
 }
 
-// sharedFile returns the path of a file in the shared directory that sits
-// beside the repository root (the directory holding go.mod). It skips the
-// test when the file is absent, unless TIDELINE_INTEGRATION=required.
-func sharedFile(t *testing.T, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", filepath.FromSlash(rel))
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		msg := "shared reference " + filepath.Join("..", "shared", rel) + " (beside the repository root) is absent"
-		if os.Getenv("TIDELINE_INTEGRATION") == "required" {
-			t.Fatal(msg + " and TIDELINE_INTEGRATION=required")
-		}
-		t.Skip(msg + "; skipping")
-	}
-	return path
-}
-
 // inEUorEFTA is written out here, apart from the package's own tables, so
 // that the test checks them rather than repeats them.
 var inEUorEFTA = strings.Fields("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO CH")
 
 func TestReferenceRegionsResolve(t *testing.T) {
-	raw, err := os.ReadFile(sharedFile(t, "reference/regions.json"))
+	raw, err := os.ReadFile(testenv.SharedDir(t, "reference", "regions.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

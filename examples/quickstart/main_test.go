@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-ml/tideline/audit"
+	"github.com/tideline-ml/tideline/lineage/lineagetest"
 )
 
 func runQuickstart(t *testing.T, cfg config) (string, time.Duration) {
@@ -73,4 +74,18 @@ func TestQuickstartLeaksNoSecret(t *testing.T) {
 		require.NotContains(t, text, "mem://azure/datasets/claims/1?", "a grant URL leaked into the %s", name)
 		require.False(t, strings.Contains(text, "se=") && strings.Contains(text, "sp=r"), "a grant's query leaked into the %s", name)
 	}
+}
+
+// Every OpenLineage event the pipeline emits validates against the official
+// schema and the facet schemas, custom ones included.
+func TestQuickstartEventsValidate(t *testing.T) {
+	v := lineagetest.NewValidator(t)
+	dir := t.TempDir()
+	runQuickstart(t, config{Dir: dir})
+	events, err := os.ReadFile(filepath.Join(dir, "lineage.jsonl"))
+	require.NoError(t, err)
+	require.Equal(t, 2, bytes.Count(events, []byte("\n")), "START and COMPLETE of the training job")
+	require.NoError(t, v.ValidateLines(events))
+	require.Contains(t, string(events), `"tideline_residency"`)
+	require.Contains(t, string(events), `"tideline_policy"`)
 }

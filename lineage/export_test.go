@@ -1,0 +1,7 @@
+package lineage
+
+// Fixtures for the external tests in package lineage_test.
+var (
+	NewTestEmitter = testEmitter
+	TrainRun       = trainRun
+)
