@@ -88,6 +88,15 @@
 // again at commit, so nothing is left behind by a duplicate, a read error or
 // a context that ends mid-read (checked between chunks).
 //
+// # Read grants
+//
+// The provider is also a provider.Granter: GrantRead signs a read-only URL
+// for one dataset version with Options.AccountKey, as a storage account key
+// signs an Azure SAS, and ReadWithGrant honours it until it expires — which
+// is how a test plays a job in another cloud reading its input. Grants
+// lists what was issued, so a test can check that no grant leaked into
+// output, errors or records.
+//
 // # What it does not emulate
 //
 // No container runs: a job does nothing until a test or JobDuration moves
