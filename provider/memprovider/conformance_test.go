@@ -20,7 +20,7 @@ type conformanceHarness struct {
 func (h *conformanceHarness) Capabilities() []provider.Capability {
 	return []provider.Capability{
 		provider.CapDataStore, provider.CapTrainer, provider.CapRegistry,
-		provider.CapServing, provider.CapJobWatch, provider.CapJobLogs,
+		provider.CapServing, provider.CapJobWatch, provider.CapJobLogs, provider.CapGrants,
 	}
 }
 

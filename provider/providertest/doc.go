@@ -11,6 +11,7 @@
 //	TestConformance/Trainer/RetryAfterFailure
 //	TestConformance/Registry/ConcurrentAliasMovesLeaveOneTarget
 //	TestConformance/Serving/DeleteDeploymentWithTrafficIsFailedPrecondition
+//	TestConformance/Grants/GrantNeverPrintsItself
 //
 // Besides each method's own sentences, every capability is checked for the
 // properties that hold across the contract: a done context gives Canceled

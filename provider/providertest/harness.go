@@ -183,6 +183,7 @@ type env struct {
 	// watcher is set only when the harness claims CapJobWatch.
 	watcher provider.JobWatcher
 	logger  provider.JobLogger
+	granter provider.Granter
 }
 
 // suite is one run of the conformance tests.
@@ -226,6 +227,7 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker, opts *Options) {
 	s.group(t, "Trainer", provider.CapTrainer, trainerTests())
 	s.group(t, "Registry", provider.CapRegistry, registryTests())
 	s.group(t, "Serving", provider.CapServing, servingTests())
+	s.group(t, "Grants", provider.CapGrants, grantTests())
 }
 
 func (s *suite) group(t *testing.T, name string, capability provider.Capability, tests []test) {
@@ -312,6 +314,14 @@ func (s *suite) newEnv(tb testing.TB) *env {
 	if s.claims[provider.CapJobLogs] {
 		if e.logger, ok = p.(provider.JobLogger); !ok {
 			tb.Fatalf("harness claims %q but %T does not implement provider.JobLogger", provider.CapJobLogs, p)
+		}
+	}
+	if s.claims[provider.CapGrants] {
+		if e.granter, ok = p.(provider.Granter); !ok {
+			tb.Fatalf("harness claims %q but %T does not implement provider.Granter", provider.CapGrants, p)
+		}
+		if e.ds == nil {
+			tb.Fatalf("harness claims %q without %q; grants are for stored datasets", provider.CapGrants, provider.CapDataStore)
 		}
 	}
 	return e
