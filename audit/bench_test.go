@@ -10,8 +10,13 @@ import (
 	"time"
 )
 
-// benchRecord is a typical policy record: a few hundred bytes encoded.
-var benchRecord = sampleRecord(1)
+// benchRecord is a typical policy record: 621 bytes encoded, one reason,
+// two attrs. smallRecord is an outcome record without reasons or attrs,
+// about 330 bytes.
+var (
+	benchRecord = sampleRecord(1)
+	smallRecord = Record{Principal: "user-1@example.com", Action: "job.submit", Target: "jobs/train-1", Outcome: OutcomeOK, RequestID: "req-00000001"}
+)
 
 // discardSink keeps only the last write: with it, a benchmark measures
 // the Log's own work without the cost of storing every record.
@@ -37,10 +42,12 @@ func BenchmarkAppendMemory(b *testing.B) {
 		name string
 		key  Secret
 		sink func() Sink
+		rec  Record
 	}{
-		{"memory-sink/sha256", Secret{}, func() Sink { return NewMemorySink() }},
-		{"memory-sink/hmac", testKey, func() Sink { return NewMemorySink() }},
-		{"discard-sink/hmac", testKey, func() Sink { return &discardSink{} }},
+		{"memory-sink/sha256", Secret{}, func() Sink { return NewMemorySink() }, benchRecord},
+		{"memory-sink/hmac", testKey, func() Sink { return NewMemorySink() }, benchRecord},
+		{"discard-sink/hmac", testKey, func() Sink { return &discardSink{} }, benchRecord},
+		{"memory-sink/hmac/small", testKey, func() Sink { return NewMemorySink() }, smallRecord},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()
@@ -51,7 +58,7 @@ func BenchmarkAppendMemory(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				if _, err := l.Append(ctx, benchRecord); err != nil {
+				if _, err := l.Append(ctx, tc.rec); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -83,11 +90,14 @@ func BenchmarkAppendMemoryParallel(b *testing.B) {
 // countWrites counts the sink writes — fsyncs, for a FileSink.
 type countWrites struct {
 	Sink
-	n atomic.Int64
+	n  atomic.Int64
+	ns atomic.Int64
 }
 
 func (c *countWrites) Write(ctx context.Context, data []byte) error {
 	c.n.Add(1)
+	start := time.Now()
+	defer func() { c.ns.Add(int64(time.Since(start))) }()
 	return c.Sink.Write(ctx, data)
 }
 
@@ -129,6 +139,7 @@ func BenchmarkAppendFile8(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 			b.ReportMetric(float64(b.N)/float64(sink.n.Load()), "records/fsync")
+			b.ReportMetric(float64(sink.ns.Load())/float64(sink.n.Load())/1e3, "µs/fsync")
 		})
 	}
 }

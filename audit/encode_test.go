@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -92,7 +93,8 @@ func TestAppendString(t *testing.T) {
 		{"\x20\x7f/<>&", "\"\x20\x7f/<>&\""},
 		{"é☃\u2028\u2029", "\"é☃\u2028\u2029\""},
 	} {
-		got, ok := appendString(nil, tc.in)
+		ok := true
+		got := appendString(nil, tc.in, &ok)
 		if string(got) != tc.want || !ok {
 			t.Errorf("appendString(%q) = %s, %v; want %s, true", tc.in, got, ok, tc.want)
 		}
@@ -101,11 +103,12 @@ func TestAppendString(t *testing.T) {
 
 func TestAppendStringInvalidUTF8(t *testing.T) {
 	for _, in := range []string{"\xff", "a\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ok\xe2\x82"} {
-		if got, ok := appendString(nil, in); ok || string(got) != `"`+in+`"` {
+		ok := true
+		if got := appendString(nil, in, &ok); ok || string(got) != `"`+in+`"` {
 			t.Errorf("appendString(%q) = %q, %v; want the bytes copied and false", in, got, ok)
 		}
 	}
-	if _, ok := appendString(nil, "\uFFFD é"); !ok {
+	if ok := true; appendString(nil, "\uFFFD é", &ok) == nil || !ok {
 		t.Error("a valid U+FFFD was reported as invalid")
 	}
 }
@@ -123,6 +126,32 @@ func TestAppendTime(t *testing.T) {
 		if got := string(appendTime(nil, tc.in)); got != tc.want {
 			t.Errorf("appendTime(%v) = %s, want %s", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestAppendTimeMatchesTimeFormat compares the hand-written date arithmetic
+// with the standard library over the whole range the format allows.
+func TestAppendTimeMatchesTimeFormat(t *testing.T) {
+	lo := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano() / 1e9
+	hi := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).UnixNano() / 1e9
+	times := []time.Time{
+		time.Unix(lo, 0), time.Unix(hi, 999999999), time.Unix(0, 0), time.Unix(-1, 999999999),
+		time.Date(1900, 2, 28, 23, 0, 0, 0, time.UTC), time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2000, 2, 29, 12, 0, 0, 0, time.UTC), time.Date(0, 2, 29, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 12, 31, 23, 59, 59, 1, time.UTC), time.Date(1600, 3, 1, 0, 0, 0, 0, time.UTC),
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 100000 {
+		times = append(times, time.Unix(lo+rng.Int64N(hi-lo), rng.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		want := tm.UTC().Format("2006-01-02T15:04:05.000000000Z")
+		if got := string(appendTime(nil, tm)); got != want {
+			t.Fatalf("appendTime(%d.%09d) = %s, want %s", tm.Unix(), tm.Nanosecond(), got, want)
+		}
+	}
+	if got := string(appendTime(nil, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))); got != "10000-01-01T00:00:00.000000000Z" {
+		t.Errorf("out-of-range year encoded as %s", got)
 	}
 }
 

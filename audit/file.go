@@ -36,7 +36,7 @@ type FileSink struct {
 	broken error // a failed write leaves the file in an unknown state
 }
 
-var _ Sink = (*FileSink)(nil)
+var _ ReadableSink = (*FileSink)(nil)
 
 // OpenFile opens the log file at path for appending, creating it if needed.
 //
@@ -71,7 +71,7 @@ func OpenFile(ctx context.Context, path string, opts *FileOptions) (*FileSink, e
 
 func (s *FileSink) open(created bool) error {
 	if err := lockFile(s.f); err != nil {
-		return fmt.Errorf("audit: %s is in use by another process (or another FileSink): %w", s.path, err)
+		return fmt.Errorf("audit: %s is in use by another writer (another process or FileSink); close it or use another file: %w", s.path, err)
 	}
 	if created {
 		// The file's directory entry must be durable too, or the first
@@ -168,6 +168,31 @@ func (s *FileSink) Last(ctx context.Context) ([]byte, error) {
 	return line, err
 }
 
+// Open implements ReadableSink. The reader has its own file descriptor
+// and stops at the end of the last acknowledged write, so it may be used
+// while a Log appends.
+func (s *FileSink) Open(ctx context.Context) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	size, closed := s.size, s.f == nil
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("audit: %s: %w", s.path, fs.ErrClosed)
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("audit: opening the log file to read it: %w", err)
+	}
+	return sectionCloser{io.NewSectionReader(f, 0, size), f}, nil
+}
+
+type sectionCloser struct {
+	*io.SectionReader
+	io.Closer
+}
+
 // Write implements Sink: one write and one fsync for all of data. The file
 // cannot be cancelled mid-write, so ctx is not consulted.
 func (s *FileSink) Write(_ context.Context, data []byte) error {
@@ -224,5 +249,3 @@ func syncDir(dir string) error {
 	}
 	return err
 }
-
-var _ io.Closer = (*FileSink)(nil)

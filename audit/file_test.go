@@ -184,3 +184,58 @@ func TestOpenFileMissingDirectory(t *testing.T) {
 		t.Fatalf("OpenFile in a missing directory = %v, want os.ErrNotExist", err)
 	}
 }
+
+// TestMaxRecordSizeBoundary writes a record of exactly MaxRecordSize bytes
+// and one byte more, and checks that writer, file repair and verifier agree
+// on the limit.
+func TestMaxRecordSizeBoundary(t *testing.T) {
+	ctx := context.Background()
+	withBlob := func(n int) Record {
+		r := sampleRecord(1)
+		r.Attrs = map[string]string{"blob": strings.Repeat("b", n)}
+		return r
+	}
+	probe := NewMemorySink()
+	pl, err := New(ctx, probe, &Options{Clock: stepClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pl.Append(ctx, withBlob(0)); err != nil {
+		t.Fatal(err)
+	}
+	fits := MaxRecordSize - len(probe.Bytes())
+
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	sink, err := OpenFile(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(ctx, sink, &Options{Clock: stepClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, withBlob(fits+1)); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("Append of a record one byte over the limit = %v, want ErrInvalidRecord", err)
+	}
+	if _, err := l.Append(ctx, withBlob(fits)); err != nil {
+		t.Fatalf("Append of a record of exactly MaxRecordSize bytes: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != MaxRecordSize {
+		t.Fatalf("file size = %v, %v; want %d", st.Size(), err, MaxRecordSize)
+	}
+	if _, err := VerifyFile(ctx, path, nil); err != nil {
+		t.Fatal(err)
+	}
+	sink, err = OpenFile(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err = New(ctx, sink, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -52,16 +53,19 @@ type Log struct {
 	clock    func() time.Time
 	maxBatch int
 
-	mu       sync.Mutex
-	idle     sync.Cond // signalled when flushing ends
-	h        *hasher   // guarded by mu
-	spare    []byte    // a written batch's buffer, for the next batch
-	last     Checkpoint
-	durable  Checkpoint
-	queue    []*batch // assigned, not yet written; only the last may grow
-	flushing bool     // a goroutine is writing the queue
-	closed   bool
-	err      error // sticky sink failure
+	// Everything below is guarded by mu.
+	mu         sync.Mutex
+	idle       sync.Cond // signalled when flushing ends
+	h          *hasher
+	last       Checkpoint // last record assigned
+	durable    Checkpoint // last record the sink acknowledged
+	queue      []*batch   // assigned, not yet written; only the last may grow
+	flushing   bool       // a goroutine is writing the queue
+	lastBatch  int        // records in the last batch written
+	spare      []byte     // a written batch's buffer, for the next batch
+	spareBatch *batch     // a written batch no one refers to
+	closed     bool
+	err        error // sticky sink failure
 }
 
 // A batch is a run of consecutive records that one sink write stores.
@@ -156,6 +160,12 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	}
 	if b.written {
 		err := b.err
+		if b.done == nil {
+			// No one else joined this batch (a joiner would have made
+			// done), so nothing refers to it any more.
+			*b = batch{}
+			l.spareBatch = b
+		}
 		l.mu.Unlock()
 		if err != nil {
 			return Record{}, err
@@ -229,7 +239,11 @@ func (l *Log) enqueue(r *Record) (*batch, error) {
 	buf = append(buf, '"', '}', '\n')
 
 	if b == nil {
-		b = &batch{first: r.Seq}
+		b, l.spareBatch = l.spareBatch, nil
+		if b == nil {
+			b = new(batch)
+		}
+		b.first = r.Seq
 		l.queue = append(l.queue, b)
 	}
 	b.data = buf
@@ -257,6 +271,21 @@ func (l *Log) recycle(buf []byte, b *batch) {
 func (l *Log) flush(ctx context.Context, mine *batch) {
 	wctx := context.WithoutCancel(ctx)
 	for len(l.queue) > 0 {
+		// Callers released by the previous write usually append again at
+		// once. While the batch is smaller than the last one and still
+		// growing, yield so they can join it (a few times at most);
+		// otherwise writers settle into two alternating half-size groups
+		// and every fsync carries half as many records as it could. A
+		// lone writer (batches of one) never yields here.
+		for tries := 0; len(l.queue) == 1 && l.queue[0].n < l.lastBatch && tries < 4; tries++ {
+			n := l.queue[0].n
+			l.mu.Unlock()
+			runtime.Gosched()
+			l.mu.Lock()
+			if tries > 0 && l.queue[0].n == n {
+				break // no one came during the last yield
+			}
+		}
 		b := l.queue[0]
 		l.queue[0] = nil
 		l.queue = l.queue[1:]
@@ -270,6 +299,7 @@ func (l *Log) flush(ctx context.Context, mine *batch) {
 			} else {
 				l.durable = b.last
 			}
+			l.lastBatch = b.n
 		}
 		// Sinks do not keep data after Write, so the buffer can carry the
 		// next batch; reusing it keeps the hot path free of allocation.

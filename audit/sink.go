@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"sync"
 )
 
@@ -33,6 +34,17 @@ type Sink interface {
 	Close() error
 }
 
+// A ReadableSink can also be read back from its first line, which lets
+// VerifySink check a whole log through its sink. It is an optional
+// capability: a Log needs only Sink.
+type ReadableSink interface {
+	Sink
+	// Open returns a reader of the stored lines, from the first up to the
+	// end of the last write acknowledged when Open was called, so a
+	// reader never sees a line that is still being written.
+	Open(ctx context.Context) (io.ReadCloser, error)
+}
+
 // MemorySink is a Sink that keeps the log in memory, for tests and
 // examples. It stores the encoded lines exactly as a file would hold them,
 // so Bytes can be fed to Verify and tampered with in tests.
@@ -50,7 +62,7 @@ type MemorySink struct {
 
 const memoryChunk = 1 << 20
 
-var _ Sink = (*MemorySink)(nil)
+var _ ReadableSink = (*MemorySink)(nil)
 
 // NewMemorySink returns an empty MemorySink.
 func NewMemorySink() *MemorySink { return &MemorySink{} }
@@ -87,6 +99,11 @@ func (m *MemorySink) Write(_ context.Context, data []byte) error {
 
 // Close implements Sink; it does nothing.
 func (m *MemorySink) Close() error { return nil }
+
+// Open implements ReadableSink.
+func (m *MemorySink) Open(context.Context) (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(m.Bytes())), nil
+}
 
 // Bytes returns a copy of everything written: the log as JSON lines.
 func (m *MemorySink) Bytes() []byte {

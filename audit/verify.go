@@ -90,6 +90,9 @@ func (e *VerifyError) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Detail)
+	if e.Seq > 0 && e.Kind != KindTorn {
+		fmt.Fprintf(&b, "; the log cannot be trusted from record %d on", e.Seq)
+	}
 	return b.String()
 }
 
@@ -270,6 +273,22 @@ func VerifyFile(ctx context.Context, path string, opts *VerifyOptions) (Checkpoi
 	}
 	defer f.Close()
 	return Verify(ctx, f, opts)
+}
+
+// VerifySink verifies the log held by sink, which must implement
+// ReadableSink (MemorySink and FileSink do); see Verify. For a FileSink in
+// use it checks the records acknowledged when it starts.
+func VerifySink(ctx context.Context, sink Sink, opts *VerifyOptions) (Checkpoint, error) {
+	rs, ok := sink.(ReadableSink)
+	if !ok {
+		return Checkpoint{}, fmt.Errorf("audit: a %T cannot be read back through the Sink interface; verify its storage with Verify", sink)
+	}
+	r, err := rs.Open(ctx)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	defer r.Close()
+	return Verify(ctx, r, opts)
 }
 
 var (

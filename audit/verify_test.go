@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestTamperFile alters a keyed log file in the ways an attacker or an
@@ -340,10 +345,95 @@ func TestVerifyLongLine(t *testing.T) {
 
 func TestVerifyErrorMessage(t *testing.T) {
 	err := &VerifyError{Seq: 7, Kind: KindDeleted, Offset: 1234, Detail: "record 7 is missing"}
-	if got, want := err.Error(), "audit: record 7 deleted (line at byte 1234): record 7 is missing"; got != want {
+	if got, want := err.Error(), "audit: record 7 deleted (line at byte 1234): record 7 is missing; the log cannot be trusted from record 7 on"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 	if got := Kind(42).String(); got != "Kind(42)" {
 		t.Errorf("Kind(42).String() = %q", got)
+	}
+}
+
+// TestVerifySinkWhileAppending verifies a file log through its sink while
+// writers append: the reader must stop at acknowledged data and never see
+// a half-written line.
+func TestVerifySinkWhileAppending(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	sink, err := OpenFile(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(ctx, sink, &Options{Key: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := l.Append(ctx, sampleRecord(w*100000+i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	var last uint64
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; n < 20 || last < 300; n++ {
+		if time.Now().After(deadline) {
+			break
+		}
+		cp, err := VerifySink(ctx, sink, &VerifyOptions{Key: testKey})
+		if err != nil {
+			close(stop)
+			wg.Wait()
+			t.Fatal(err)
+		}
+		if cp.Seq < last {
+			t.Errorf("verified through %d after %d", cp.Seq, last)
+		}
+		last = cp.Seq
+	}
+	close(stop)
+	wg.Wait()
+	if last < 300 {
+		t.Fatalf("verified only %d records while appending", last)
+	}
+	final := l.Checkpoint()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifySink(ctx, sink, nil); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("VerifySink on a closed FileSink = %v, want os.ErrClosed", err)
+	}
+	if got, err := VerifyFile(ctx, path, &VerifyOptions{Key: testKey, Checkpoint: final}); err != nil || got != final {
+		t.Fatalf("VerifyFile = %+v, %v; want %+v", got, err, final)
+	}
+}
+
+func TestVerifySinkMemory(t *testing.T) {
+	ctx := context.Background()
+	sink := NewMemorySink()
+	l, err := New(ctx, sink, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := l.Append(ctx, sampleRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cp, err := VerifySink(ctx, sink, nil); err != nil || cp != l.Checkpoint() {
+		t.Fatalf("VerifySink = %+v, %v; want %+v", cp, err, l.Checkpoint())
+	}
+	if _, err := VerifySink(ctx, &discardSink{}, nil); err == nil || !strings.Contains(err.Error(), "cannot be read back") {
+		t.Fatalf("VerifySink on a write-only sink = %v", err)
 	}
 }
