@@ -23,6 +23,29 @@
 // call), and only then does a provider do the work. A denial is a
 // *PolicyError matching ErrPolicyDenied, and no provider is called.
 //
+// # Residency, audit and lineage
+//
+// Before any rule of the Policy, every Client applies residency: the target
+// region is looked up in ClientOptions.Catalog (every Azure and CoreWeave
+// region by default; an unknown one is never allowed) and checked against
+// the constraints of everything involved. A dataset's constraint comes from
+// its classification through ClientOptions.Rules (restricted data stays in
+// the EU/EEA by default) and may be tightened; datasets derived from it,
+// jobs reading it, models trained on it and deployments serving those
+// models inherit it as Origins, stored in each artifact's provider metadata
+// so that any Client enforces them. A job in another cloud reads its inputs
+// through a short-lived read grant (provider.Granter), never the store's
+// keys.
+//
+// Further rules: AllowProviders, AllowRegions, AllowImages,
+// RequireApprovedModels, SeparateDuties, MaxTrafficStep, GPUQuota and
+// HoldClassifications, or any Rule of your own. Policy.WithMode(AuditOnly)
+// records would-be denials without blocking; DryRun decides without acting.
+//
+// NewAuditHook writes every attempt to an audit.Log and fails the call when
+// it cannot; NewLineageRecorder records provenance and emits OpenLineage
+// events. Both are Hooks: give them in ClientOptions.Hooks.
+//
 // # Datasets, jobs, models, endpoints
 //
 // CreateDataset streams bytes into a provider, hashing them with SHA-256 in
