@@ -118,3 +118,34 @@ func ExamplePolicyError() {
 	// image-allowlist: image "registry.example/ml/train:latest" is not pinned by digest; use name@sha256:<64 hex digits>
 	// true PermissionDenied
 }
+
+// Residency travels with the data: a model trained on restricted data may
+// not be served from the US, and the denial names the dataset it came from.
+func Example_residency() {
+	ctx := context.Background()
+	mem := memprovider.New(nil)
+	c, _ := mlops.NewClient(mlops.Providers{"lab": mem}, &mlops.ClientOptions{Principal: mlops.Principal{ID: "alice@example.com"}})
+
+	claims, _ := c.CreateDataset(ctx, "claims", "1", strings.NewReader("id,amount\n"),
+		&mlops.CreateDatasetOptions{Location: mlops.Location{Region: "westeurope"}, Classification: residency.Restricted})
+	fmt.Println(claims.Ref(), "may live in", claims.Constraint)
+
+	job, _ := c.SubmitJob(ctx, mlops.TrainJobSpec{Name: "fraud", Location: mlops.Location{Region: "EU-SOUTH-03"},
+		Image: "registry.example/ml/train:1", Inputs: []mlops.JobInput{{Name: "claims", Dataset: claims.Ref()}}})
+	_ = mem.StartJob(job.Name)
+	_ = mem.CompleteJob(job.Name, "")
+	_ = job.Wait(ctx, nil)
+	mv, _ := c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	fmt.Println("model inherits", mv.Constraint)
+
+	us, _ := c.CreateEndpoint(ctx, "fraud-us", &mlops.EndpointOptions{Location: mlops.Location{Region: "eastus"}})
+	_, err := us.Deploy(ctx, "blue", mv, nil)
+	var pe *mlops.PolicyError
+	if errors.As(err, &pe) {
+		fmt.Println(pe.Reasons[0].Message)
+	}
+	// Output:
+	// claims@1 may live in EU/EEA
+	// model inherits EU/EEA
+	// dataset lab/claims@1 is restricted and may be stored and processed only in EU/EEA; region eastus (lab) is in US
+}
