@@ -56,20 +56,11 @@ var (
 // *PolicyError that lists every reason.
 var ErrPolicyDenied = errors.New("denied by policy")
 
-// Code returns the code of err: OK for nil, the code of a *provider.Error or
-// *PolicyError in its chain, Canceled or DeadlineExceeded for the context
-// errors, and Unknown otherwise.
-func Code(err error) ErrorCode {
-	var pe *PolicyError
-	if errors.As(err, &pe) {
-		return PermissionDenied
-	}
-	var dr *DryRunResult
-	if errors.As(err, &dr) {
-		return OK
-	}
-	return provider.CodeOf(err)
-}
+// Code returns the code of err: OK for nil, the code of the outermost coded
+// error in its chain (*provider.Error, *PolicyError, *JobError, ...),
+// Canceled or DeadlineExceeded for the context errors, and Unknown
+// otherwise.
+func Code(err error) ErrorCode { return provider.CodeOf(err) }
 
 // errorf builds a coded error; the message says what was wrong and what to do.
 func errorf(code ErrorCode, format string, args ...any) error {
@@ -99,6 +90,9 @@ func (e *PolicyError) Error() string {
 	}
 	return b.String()
 }
+
+// ErrorCode returns PermissionDenied.
+func (e *PolicyError) ErrorCode() ErrorCode { return PermissionDenied }
 
 // Is makes a *PolicyError match ErrPolicyDenied and ErrPermissionDenied.
 func (e *PolicyError) Is(target error) bool {

@@ -263,6 +263,9 @@ func (r *DryRunResult) Error() string {
 	return fmt.Sprintf("dry run: %s of %s would be allowed", r.Request.Action, r.Request.Target)
 }
 
+// ErrorCode returns OK: a dry run that decided did what it was asked.
+func (r *DryRunResult) ErrorCode() ErrorCode { return OK }
+
 // Is makes a *DryRunResult match ErrDryRun.
 func (r *DryRunResult) Is(target error) bool { return target == ErrDryRun }
 

@@ -130,6 +130,9 @@ func (e *JobError) Error() string {
 	return fmt.Sprintf("job %s ended %s: %s", e.ID, e.State, e.Message)
 }
 
+// ErrorCode returns FailedPrecondition.
+func (e *JobError) ErrorCode() ErrorCode { return FailedPrecondition }
+
 // Is makes a *JobError match ErrFailedPrecondition.
 func (e *JobError) Is(target error) bool { return target == ErrFailedPrecondition }
 

@@ -163,6 +163,7 @@ func TestWaitReportsFailureAndContext(t *testing.T) {
 	require.True(t, errors.As(err, &je))
 	require.Equal(t, mlops.JobFailed, je.State)
 	require.ErrorIs(t, err, mlops.ErrFailedPrecondition)
+	require.Equal(t, mlops.FailedPrecondition, mlops.Code(err))
 	require.Contains(t, err.Error(), "CUDA out of memory")
 }
 

@@ -149,16 +149,26 @@ func (e *Error) Is(target error) bool {
 	return ok && s.code == e.Code
 }
 
+// Coded is implemented by errors that carry a code: *Error, and the richer
+// error types of other packages (a policy denial, a failed job).
+type Coded interface {
+	error
+	ErrorCode() Code
+}
+
+// ErrorCode returns e.Code.
+func (e *Error) ErrorCode() Code { return e.Code }
+
 // CodeOf returns the code of err: OK for nil, Canceled and DeadlineExceeded for
-// the context errors, the code of the outermost *Error in the chain, and
+// the context errors, the code of the outermost Coded error in the chain, and
 // Unknown for anything else.
 func CodeOf(err error) Code {
 	if err == nil {
 		return OK
 	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
+	var c Coded
+	if errors.As(err, &c) {
+		return c.ErrorCode()
 	}
 	var s *sentinel
 	if errors.As(err, &s) {
