@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/mlops"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/memprovider"
@@ -121,6 +122,18 @@ func TestBadInputCreatesNothing(t *testing.T) {
 		{"job negative duration", func() error { return job1(func(s *mlops.TrainJobSpec) { s.MaxDuration = -1 }) }, mlops.InvalidArgument, "MaxDuration"},
 		{"job negative retries", func() error { return job1(func(s *mlops.TrainJobSpec) { s.Retries = -1 }) }, mlops.InvalidArgument, "Retries"},
 		{"job bad env", func() error { return job1(func(s *mlops.TrainJobSpec) { s.Env = map[string]string{"1X": "y"} }) }, mlops.InvalidArgument, "environment variable"},
+		{"job secret env overlaps env", func() error {
+			return job1(func(s *mlops.TrainJobSpec) {
+				s.Env = map[string]string{"TOKEN": "x"}
+				s.SecretEnv = map[string]audit.Secret{"TOKEN": audit.NewSecret("y")}
+			})
+		}, mlops.InvalidArgument, "both Env and SecretEnv"},
+		{"job empty secret", func() error {
+			return job1(func(s *mlops.TrainJobSpec) { s.SecretEnv = map[string]audit.Secret{"TOKEN": {}} })
+		}, mlops.InvalidArgument, "is empty"},
+		{"job bad secret name", func() error {
+			return job1(func(s *mlops.TrainJobSpec) { s.SecretEnv = map[string]audit.Secret{"A-B": audit.NewSecret("y")} })
+		}, mlops.InvalidArgument, "secret environment variable name"},
 		{"job bad input name", func() error { return job1(func(s *mlops.TrainJobSpec) { s.Inputs[0].Name = "a-b" }) }, mlops.InvalidArgument, "Inputs[0].Name"},
 		{"job duplicate input", func() error { return job1(func(s *mlops.TrainJobSpec) { s.Inputs = append(s.Inputs, s.Inputs[0]) }) }, mlops.InvalidArgument, "used twice"},
 		{"job input bad version", func() error { return job1(func(s *mlops.TrainJobSpec) { s.Inputs[0].Dataset.Version = "" }) }, mlops.InvalidArgument, "Inputs[0].Dataset.Version"},

@@ -221,3 +221,40 @@ func errorText(v any) string {
 	}
 	return b.String()
 }
+
+// Secret environment variables reach the provider as secrets and appear in
+// no record, event or printed value; rotating one is not a new job.
+func TestSecretEnvNeverLeaks(t *testing.T) {
+	sink := audit.NewMemorySink()
+	log, err := audit.New(context.Background(), sink, nil)
+	require.NoError(t, err)
+	hook, err := mlops.NewAuditHook(log, nil)
+	require.NoError(t, err)
+	var events bytes.Buffer
+	em, err := lineage.NewEmitter(lineage.NewWriterTransport(&events), nil)
+	require.NoError(t, err)
+	rec, err := mlops.NewLineageRecorder(lineage.NewGraph(nil), &mlops.LineageOptions{Emitter: em})
+	require.NoError(t, err)
+	e := newEnv(t, &mlops.ClientOptions{Hooks: []mlops.Hook{hook, rec}}, nil)
+
+	const key = "wandb-KEY-1b2c3d4e5f-secret"
+	spec := jobSpec()
+	spec.SecretEnv = map[string]audit.Secret{"WANDB_API_KEY": audit.NewSecret(key)}
+	job, err := e.c.SubmitJob(e.ctx, spec)
+	require.NoError(t, err)
+	require.Equal(t, key, job.Spec.SecretEnv["WANDB_API_KEY"].Reveal(), "the provider holds the real value")
+
+	spec.SecretEnv = map[string]audit.Secret{"WANDB_API_KEY": audit.NewSecret("rotated-" + key)}
+	again, err := e.c.SubmitJob(e.ctx, spec)
+	require.NoError(t, err)
+	require.Equal(t, job.ID, again.ID, "a rotated secret is the same job")
+
+	require.NoError(t, e.mem.StartJob(job.Name))
+	require.NoError(t, e.mem.FailJob(job.Name, "crashed"))
+	require.Error(t, job.Wait(e.ctx, nil))
+
+	printed, _ := json.Marshal(job)
+	for name, text := range map[string]string{"audit": string(sink.Bytes()), "lineage": events.String(), "json": string(printed), "fmt": errorText(job), "error": job.Err().Error()} {
+		require.NotContains(t, text, key, "the secret leaked into %s", name)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/residency"
 )
@@ -47,6 +48,12 @@ type TrainJobSpec struct {
 	Command []string
 	Args    []string
 	Env     map[string]string
+	// SecretEnv are environment variables with secret values. They reach
+	// the job through the cloud's secret store and appear nowhere else: not
+	// in errors, audit records, lineage or printed specs. Their names, not
+	// their values, are part of the spec's identity, so rotating a key does
+	// not make a new job.
+	SecretEnv map[string]audit.Secret
 
 	GPU GPURequest
 	// Nodes is the number of nodes; default 1.
@@ -178,7 +185,8 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 		ps := &provider.JobSpec{
 			Name: name, Region: loc.Region,
 			Image: spec.Image, Command: slices.Clone(spec.Command), Args: slices.Clone(spec.Args), Env: cloneMap(spec.Env),
-			GPUType: spec.GPU.Type, GPUs: spec.GPU.Count, Nodes: spec.Nodes,
+			SecretEnv: cloneMap(spec.SecretEnv),
+			GPUType:   spec.GPU.Type, GPUs: spec.GPU.Count, Nodes: spec.Nodes,
 			Inputs: resolved, OutputURI: spec.OutputURI,
 			MaxDuration: spec.MaxDuration, MaxRetries: spec.Retries,
 			Metadata: map[string]string{
@@ -310,6 +318,17 @@ func validateJobSpec(s *TrainJobSpec) error {
 			return errorf(InvalidArgument, "job %q: environment variable name %q is not valid; use letters, digits and '_', not starting with a digit", s.Name, k)
 		}
 	}
+	for k, v := range s.SecretEnv {
+		if !validEnvName(k) {
+			return errorf(InvalidArgument, "job %q: secret environment variable name %q is not valid; use letters, digits and '_', not starting with a digit", s.Name, k)
+		}
+		if _, dup := s.Env[k]; dup {
+			return errorf(InvalidArgument, "job %q: %q is in both Env and SecretEnv; keep it in one", s.Name, k)
+		}
+		if v.IsZero() {
+			return errorf(InvalidArgument, "job %q: secret environment variable %q is empty", s.Name, k)
+		}
+	}
 	seen := map[string]bool{}
 	for i, in := range s.Inputs {
 		if !validEnvName(in.Name) {
@@ -343,20 +362,27 @@ func validEnvName(s string) bool {
 }
 
 // specDigest is the hex SHA-256 of everything that defines what the job
-// does: two specs with the same digest are the same job.
+// does: two specs with the same digest are the same job. Secret values and
+// grants are left out (rotating a key is not a new job); secret names are in.
 func specDigest(s *TrainJobSpec, inputs []provider.JobInput) string {
+	type input struct{ Name, URI, Digest, Dataset, Version string }
+	ins := make([]input, len(inputs))
+	for i, in := range inputs {
+		ins[i] = input{in.Name, in.URI, in.Digest, in.Dataset, in.Version}
+	}
 	doc := struct {
 		Region, Image string
 		Command, Args []string
 		Env           map[string]string
+		SecretEnv     []string
 		GPUType       string
 		GPUs, Nodes   int
-		Inputs        []provider.JobInput
+		Inputs        []input
 		OutputURI     string
 		MaxDuration   time.Duration
 		Retries       int
 		Name          string
-	}{s.Location.Region, s.Image, s.Command, s.Args, s.Env, s.GPU.Type, s.GPU.Count, s.Nodes, inputs, s.OutputURI, s.MaxDuration, s.Retries, s.Name}
+	}{s.Location.Region, s.Image, s.Command, s.Args, s.Env, sortedKeys(s.SecretEnv), s.GPU.Type, s.GPU.Count, s.Nodes, ins, s.OutputURI, s.MaxDuration, s.Retries, s.Name}
 	b, _ := json.Marshal(doc) // maps marshal with sorted keys: the encoding is stable
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
@@ -387,7 +413,7 @@ func (j *TrainJob) update(providerName string, in *provider.JobInfo) {
 	}
 	j.Spec = TrainJobSpec{
 		Name: base, Location: j.Location, Image: s.Image,
-		Command: s.Command, Args: s.Args, Env: s.Env,
+		Command: s.Command, Args: s.Args, Env: s.Env, SecretEnv: s.SecretEnv,
 		GPU: GPURequest{Type: s.GPUType, Count: s.GPUs}, Nodes: s.Nodes,
 		Inputs: inputs, OutputURI: s.OutputURI, MaxDuration: s.MaxDuration, Retries: s.MaxRetries,
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/tideline-ml/tideline/audit"
 )
 
 // Trainer runs training jobs.
@@ -63,6 +65,12 @@ type JobSpec struct {
 	Command []string
 	Args    []string
 	Env     map[string]string
+	// SecretEnv are environment variables whose values are secrets (an API
+	// key for an experiment tracker). Drivers put them into the cloud's
+	// secret store (a Kubernetes Secret, a Key Vault reference), never into
+	// a plain job definition, a log or an error; JobInfo.Spec echoes them
+	// only as the redacting type they are.
+	SecretEnv map[string]audit.Secret
 
 	// GPUType names the accelerator ("H100", "A100"); empty means any.
 	GPUType string

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -39,6 +40,7 @@ func cloneJobSpec(s provider.JobSpec) provider.JobSpec {
 	s.Command = slices.Clone(s.Command)
 	s.Args = slices.Clone(s.Args)
 	s.Env = cloneStrings(s.Env)
+	s.SecretEnv = maps.Clone(s.SecretEnv)
 	s.Inputs = slices.Clone(s.Inputs)
 	s.Metadata = cloneStrings(s.Metadata)
 	return s
