@@ -84,12 +84,27 @@ func (t *WriterTransport) Close(ctx context.Context) error {
 	return nil
 }
 
-// FileTransport appends each event as one JSON line to a file.
+// FileTransport appends each event as one JSON line to a file. It is a
+// WriterTransport over the file that may fsync after every event.
 type FileTransport struct {
-	mu     sync.Mutex
-	f      *os.File
-	sync   bool
-	closed bool
+	WriterTransport
+	f *os.File
+}
+
+// syncedFile writes to a file and, when asked, fsyncs after each write.
+type syncedFile struct {
+	f    *os.File
+	sync bool
+}
+
+func (s syncedFile) Write(b []byte) (int, error) {
+	n, err := s.f.Write(b)
+	if err == nil && s.sync {
+		if err = s.f.Sync(); err != nil {
+			err = fmt.Errorf("syncing event file: %w", err)
+		}
+	}
+	return n, err
 }
 
 // FileTransportOptions tunes NewFileTransport. The zero value is ready to use.
@@ -111,11 +126,8 @@ func NewFileTransport(path string, opts *FileTransportOptions) (*FileTransport, 
 		f.Close()
 		return nil, fmt.Errorf("lineage: event file %s: cutting off a torn last line: %w", path, err)
 	}
-	t := &FileTransport{f: f}
-	if opts != nil {
-		t.sync = opts.SyncWrites
-	}
-	return t, nil
+	w := syncedFile{f: f, sync: opts != nil && opts.SyncWrites}
+	return &FileTransport{WriterTransport: WriterTransport{w: w}, f: f}, nil
 }
 
 // cutTornLine truncates f after its last newline.
@@ -148,31 +160,6 @@ func cutTornLine(f *os.File) error {
 		return nil
 	}
 	return f.Truncate(0)
-}
-
-// Emit implements Transport.
-func (t *FileTransport) Emit(ctx context.Context, ev *RunEvent) error {
-	b, err := encodeEvent(ev)
-	if err != nil {
-		return err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return fmt.Errorf("lineage: file transport: %w", ErrClosed)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if _, err := t.f.Write(b); err != nil {
-		return fmt.Errorf("lineage: writing RunEvent: %w", err)
-	}
-	if t.sync {
-		if err := t.f.Sync(); err != nil {
-			return fmt.Errorf("lineage: syncing event file: %w", err)
-		}
-	}
-	return nil
 }
 
 // Close implements Transport: it syncs and closes the file. Closing twice
