@@ -6,7 +6,6 @@ GO       ?= go
 PKGS     ?= ./...
 # Benchmarks that compare against a baseline in the same run; see BENCHMARKS.md.
 BENCH    ?= .
-BENCHTIME ?= 1x
 
 .PHONY: test vet bench fuzz quickstart
 
