@@ -281,8 +281,9 @@ func splitRefs(s string) []DatasetRef {
 // Tighten narrows where the dataset may live. The new constraint must lie
 // within the current one (it may be tightened, never loosened), and the
 // region the dataset is stored in must stay inside it. What is derived from
-// the dataset afterwards inherits the tighter constraint, and deployments
-// check their model's upstream datasets again when they are created.
+// the dataset afterwards inherits the tighter constraint. What was derived
+// before keeps the constraint recorded with it; while the dataset exists,
+// deployments read it again and honour the tighter one too.
 func (d *Dataset) Tighten(ctx context.Context, constraint residency.Constraint) error {
 	if d == nil || d.c == nil {
 		return errorf(InvalidArgument, "dataset handle is not from a Client; use Client.GetDataset")
@@ -494,4 +495,30 @@ func metaToLabels(md map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// Delete removes the version's bytes from its provider — the last step of a
+// data-deletion request, after the lineage impact query has named what was
+// derived from it. Models and deployments keep the residency constraints
+// recorded with them when they were made, so deleting data never loosens
+// what was derived from it.
+func (d *Dataset) Delete(ctx context.Context) error {
+	if d == nil || d.c == nil {
+		return errorf(InvalidArgument, "dataset handle is not from a Client; use Client.GetDataset")
+	}
+	store, err := d.c.dataStore(d.Location.Provider)
+	if err != nil {
+		return err
+	}
+	req := &Request{Action: ActionDatasetDelete, Target: fmtTarget("dataset", d.Name, d.Version), Location: d.Location, Dataset: d}
+	_, err = d.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		err := d.c.retry(ctx, func() error { return store.DeleteDataset(ctx, d.Name, d.Version) })
+		if provider.CodeOf(err) == NotFound {
+			// Gone already: by a try whose response was lost, or by another
+			// process. Either way the request is fulfilled.
+			err = nil
+		}
+		return d, err
+	})
+	return err
 }

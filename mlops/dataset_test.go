@@ -180,3 +180,24 @@ func TestDatasetProviderErrorKeepsCause(t *testing.T) {
 	requireCode(t, err, mlops.Internal, "disk on fire")
 	require.ErrorIs(t, err, cause)
 }
+
+func TestDatasetDelete(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	d, err := e.c.CreateDataset(e.ctx, "claims", "1", strings.NewReader("x"), &mlops.CreateDatasetOptions{Location: euWest, Classification: residency.Restricted})
+	require.NoError(t, err)
+	job := e.trainedJob("fraud", d)
+	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	require.NoError(t, err)
+
+	require.NoError(t, d.Delete(e.ctx))
+	require.Equal(t, 0, e.mem.Counts().Datasets)
+	_, err = e.c.GetDataset(e.ctx, d.Ref())
+	requireCode(t, err, mlops.NotFound)
+	require.NoError(t, d.Delete(e.ctx), "deleting what is gone fulfils the request")
+
+	// What was derived keeps the constraint recorded with it.
+	ep, err := e.c.CreateEndpoint(e.ctx, "fraud-us", &mlops.EndpointOptions{Location: mlops.Location{Provider: "mem", Region: "eastus"}})
+	require.NoError(t, err)
+	_, err = ep.Deploy(e.ctx, "blue", mv, nil)
+	requireDenied(t, err, "dataset mem/claims@1 is restricted")
+}
