@@ -129,14 +129,21 @@
 //
 // # Concurrency
 //
-// A Log is safe for concurrent use. Append assigns sequence numbers in the
-// order calls take the Log's lock, so they are strictly increasing without
-// gaps, and returns only after the sink acknowledged the record. Appends
-// that arrive while a write is in progress are grouped into the next write
-// (group commit, up to Options.MaxBatch records), so a file log pays one
-// fsync per group rather than per record; no caller is acknowledged before
-// the write holding its record is durable. MemorySink and FileSink are safe
-// for concurrent use; a Log never calls one sink method concurrently.
+// A Log is safe for concurrent use. Append validates the caller's record
+// and encodes its fields before it takes the Log's lock, so concurrent
+// appenders do that work in parallel. Under the lock it only numbers the
+// record, reads the clock, completes the encoding around the fields and
+// hashes it (the hash covers the sequence number and time, which come
+// first, and the previous record's hash, which comes last, so it cannot
+// start any earlier). Sequence numbers are assigned in the order calls take
+// the lock, strictly increasing without gaps, and times follow sequence
+// order whenever the clock does not go back. Append returns only after the
+// sink acknowledged the record. Appends that arrive while a write is in
+// progress are grouped into the next write (group commit, up to
+// Options.MaxBatch records), so a file log pays one fsync per group rather
+// than per record; no caller is acknowledged before the write holding its
+// record is durable. MemorySink and FileSink are safe for concurrent use; a
+// Log never calls one sink method concurrently.
 //
 // # Crash safety
 //

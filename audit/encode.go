@@ -8,6 +8,7 @@ import (
 	"hash"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -34,64 +35,97 @@ var plain = func() (t [256]bool) {
 // Checking UTF-8 while encoding saves Append a second pass over the record.
 // Invalid records still encode deterministically (bytes copied as they
 // are), so that verifying a hand-made record fails cleanly.
+//
+// The encoding is assembled from three parts so that Append can encode the
+// caller's fields before it takes the Log's lock and add only the parts that
+// depend on the chain under it: appendHead (version, sequence number, time),
+// appendFields (everything the caller supplied) and the quoted prev with
+// the closing brace.
 func appendCanonical(dst []byte, r *Record) ([]byte, bool) {
 	ok := true
+	dst = appendHead(dst, r.Seq, r.Time)
+	dst = appendFields(dst, r, &ok)
+	dst = appendString(dst, r.Prev, &ok)
+	return append(dst, '}'), ok
+}
+
+// appendHead appends the start of a canonical encoding, up to and including
+// the time's closing quotation mark: {"v":1,"seq":S,"time":"T".
+func appendHead(dst []byte, seq uint64, t time.Time) []byte {
 	dst = append(dst, `{"v":1,"seq":`...)
-	dst = strconv.AppendUint(dst, r.Seq, 10)
+	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, `,"time":"`...)
-	dst = appendTime(dst, r.Time)
-	dst = append(dst, `","principal":`...)
-	dst = appendString(dst, r.Principal, &ok)
-	dst = append(dst, `,"action":`...)
-	dst = appendString(dst, r.Action, &ok)
-	dst = append(dst, `,"target":`...)
-	dst = appendString(dst, r.Target, &ok)
-	dst = append(dst, `,"provider":`...)
-	dst = appendString(dst, r.Provider, &ok)
-	dst = append(dst, `,"region":`...)
-	dst = appendString(dst, r.Region, &ok)
-	dst = append(dst, `,"decision":`...)
-	dst = appendString(dst, string(r.Decision), &ok)
-	dst = append(dst, `,"reasons":[`...)
+	dst = appendTime(dst, t)
+	return append(dst, '"')
+}
+
+// maxHeadLen bounds the length appendHead produces: the largest uint64 has
+// 20 digits and appendTime writes 30 bytes for the years Append accepts.
+const maxHeadLen = len(`{"v":1,"seq":`) + 20 + len(`,"time":"`) + 30 + 1
+
+// appendFields appends the middle of a canonical encoding, the fields a
+// caller supplies: from ,"principal": up to and including ,"prev": — the
+// value of prev and the closing brace follow. It sets *valid to false when
+// a string is not valid UTF-8. The literals between values carry the
+// quotation marks around them, which halves the appends per field.
+func appendFields(dst []byte, r *Record, valid *bool) []byte {
+	dst = append(dst, `,"principal":"`...)
+	dst = appendEscaped(dst, r.Principal, valid)
+	dst = append(dst, `","action":"`...)
+	dst = appendEscaped(dst, r.Action, valid)
+	dst = append(dst, `","target":"`...)
+	dst = appendEscaped(dst, r.Target, valid)
+	dst = append(dst, `","provider":"`...)
+	dst = appendEscaped(dst, r.Provider, valid)
+	dst = append(dst, `","region":"`...)
+	dst = appendEscaped(dst, r.Region, valid)
+	dst = append(dst, `","decision":"`...)
+	dst = appendEscaped(dst, string(r.Decision), valid)
+	dst = append(dst, `","reasons":[`...)
 	for i, rs := range r.Reasons {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"rule":`...)
-		dst = appendString(dst, rs.Rule, &ok)
-		dst = append(dst, `,"message":`...)
-		dst = appendString(dst, rs.Message, &ok)
-		dst = append(dst, '}')
+		dst = append(dst, `{"rule":"`...)
+		dst = appendEscaped(dst, rs.Rule, valid)
+		dst = append(dst, `","message":"`...)
+		dst = appendEscaped(dst, rs.Message, valid)
+		dst = append(dst, '"', '}')
 	}
-	dst = append(dst, `],"outcome":`...)
-	dst = appendString(dst, string(r.Outcome), &ok)
-	dst = append(dst, `,"error":`...)
-	dst = appendString(dst, r.Error, &ok)
-	dst = append(dst, `,"request_id":`...)
-	dst = appendString(dst, r.RequestID, &ok)
-	dst = append(dst, `,"trace_id":`...)
-	dst = appendString(dst, r.TraceID, &ok)
-	dst = append(dst, `,"attrs":{`...)
+	dst = append(dst, `],"outcome":"`...)
+	dst = appendEscaped(dst, string(r.Outcome), valid)
+	dst = append(dst, `","error":"`...)
+	dst = appendEscaped(dst, r.Error, valid)
+	dst = append(dst, `","request_id":"`...)
+	dst = appendEscaped(dst, r.RequestID, valid)
+	dst = append(dst, `","trace_id":"`...)
+	dst = appendEscaped(dst, r.TraceID, valid)
+	dst = append(dst, `","attrs":{`...)
 	if len(r.Attrs) > 0 {
-		var small [8]string
-		keys := small[:0]
-		for k := range r.Attrs {
-			keys = append(keys, k)
+		// Collecting the pairs in one pass spares a map lookup per key
+		// after sorting.
+		var small [8]attr
+		attrs := small[:0]
+		for k, v := range r.Attrs {
+			attrs = append(attrs, attr{k, v})
 		}
-		slices.Sort(keys) // Go compares strings bytewise, as the format requires
-		for i, k := range keys {
+		// Go compares strings bytewise, as the format requires.
+		slices.SortFunc(attrs, func(a, b attr) int { return strings.Compare(a.key, b.key) })
+		for i, a := range attrs {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k, &ok)
-			dst = append(dst, ':')
-			dst = appendString(dst, r.Attrs[k], &ok)
+			dst = append(dst, '"')
+			dst = appendEscaped(dst, a.key, valid)
+			dst = append(dst, '"', ':', '"')
+			dst = appendEscaped(dst, a.value, valid)
+			dst = append(dst, '"')
 		}
 	}
-	dst = append(dst, `},"prev":`...)
-	dst = appendString(dst, r.Prev, &ok)
-	return append(dst, '}'), ok
+	return append(dst, `},"prev":`...)
 }
+
+type attr struct{ key, value string }
 
 // canonical is appendCanonical for callers that check UTF-8 elsewhere.
 func canonical(dst []byte, r *Record) []byte {
@@ -105,16 +139,26 @@ func canonical(dst []byte, r *Record) []byte {
 // s is not valid UTF-8.
 func appendString(dst []byte, s string, valid *bool) []byte {
 	dst = append(dst, '"')
+	dst = appendEscaped(dst, s, valid)
+	return append(dst, '"')
+}
+
+// appendEscaped is appendString without the quotation marks. Most strings
+// in records need no escaping and no UTF-8 decoding, so it checks for that
+// first and then copies the string whole.
+func appendEscaped(dst []byte, s string, valid *bool) []byte {
+	if plainString(s) {
+		return append(dst, s...)
+	}
+	return appendEscapedSlow(dst, s, valid)
+}
+
+// appendEscapedSlow is appendEscaped for strings with something to escape
+// or decode: it copies runs of plain bytes and looks at the rest one by one.
+func appendEscapedSlow(dst []byte, s string, valid *bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		// Most bytes are plain ASCII: skip them eight at a time while no
-		// byte of the word needs a look, then one at a time.
-		for i+8 <= len(s) && plainWord(s[i:i+8]) {
-			i += 8
-		}
-		for i < len(s) && plain[s[i]] {
-			i++
-		}
+		i = skipPlain(s, i)
 		if i == len(s) {
 			break
 		}
@@ -145,17 +189,56 @@ func appendString(dst []byte, s string, valid *bool) []byte {
 		i++
 		start = i
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
-// plainWord reports whether none of the eight bytes of w is a control
-// byte, '"', '\\' or non-ASCII, testing all eight at once (the classic
-// has-zero-byte and has-less-than bit tricks).
-func plainWord(w string) bool {
-	_ = w[7]
-	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+// plainString reports whether every byte of s is plain (see the table
+// plain). Strings of eight bytes or more are tested a word at a time, the
+// last word overlapping the one before it.
+func plainString(s string) bool {
+	n := len(s)
+	if n < 8 {
+		for i := range n {
+			if !plain[s[i]] {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i+8 <= n; i += 8 {
+		if !plainWord(word(s[i:])) {
+			return false
+		}
+	}
+	return plainWord(word(s[n-8:]))
+}
+
+// skipPlain returns the index of the first byte of s at or after i that is
+// not plain, or len(s): eight bytes at a time while no byte of the word
+// needs a look, then one at a time.
+func skipPlain(s string, i int) int {
+	for i+8 <= len(s) && plainWord(word(s[i:])) {
+		i += 8
+	}
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	return i
+}
+
+// word returns the first eight bytes of s, which must have that many, as a
+// little-endian integer (the compiler turns this into a single load).
+func word(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plainWord reports whether none of the eight bytes of x is a control
+// byte, '"', '\\' or non-ASCII, testing all eight at once with the classic
+// has-zero-byte and has-less-than bit tricks, which are exact about whether
+// such a byte is present.
+func plainWord(x uint64) bool {
 	const (
 		ones   = 0x0101010101010101
 		high   = 0x8080808080808080
@@ -184,19 +267,28 @@ func appendTime(dst []byte, t time.Time) []byte {
 		return append(dst, t.UTC().Format("2006-01-02T15:04:05.000000000Z")...)
 	}
 	var b [30]byte
-	putDigits(b[0:4], int(year))
+	put2(b[0:2], int(year/100))
+	put2(b[2:4], int(year%100))
 	b[4] = '-'
-	putDigits(b[5:7], int(month))
+	put2(b[5:7], int(month))
 	b[7] = '-'
-	putDigits(b[8:10], int(day))
+	put2(b[8:10], int(day))
 	b[10] = 'T'
-	putDigits(b[11:13], int(sod/3600))
+	put2(b[11:13], int(sod/3600))
 	b[13] = ':'
-	putDigits(b[14:16], int(sod/60%60))
+	put2(b[14:16], int(sod/60%60))
 	b[16] = ':'
-	putDigits(b[17:19], int(sod%60))
+	put2(b[17:19], int(sod%60))
 	b[19] = '.'
-	putDigits(b[20:29], t.Nanosecond())
+	ns := t.Nanosecond()
+	put2(b[27:29], ns%100)
+	ns /= 100
+	put2(b[25:27], ns%100)
+	ns /= 100
+	put2(b[23:25], ns%100)
+	ns /= 100
+	put2(b[21:23], ns%100)
+	b[20] = byte('0' + ns/100)
 	b[29] = 'Z'
 	return append(dst, b[:]...)
 }
@@ -225,12 +317,24 @@ func civilDate(days int64) (year, month, day int64) {
 	return year, month, day
 }
 
-// putDigits writes v, which must be below 10^len(b), zero-padded into b.
-func putDigits(b []byte, v int) {
-	for i := len(b) - 1; i >= 0; i-- {
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
+// digitPairs holds the two-digit decimal spellings of 0 to 99, so that a
+// time is written with one division per pair of digits rather than per
+// digit.
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
+// put2 writes v, which must be below 100, as two digits into b.
+func put2(b []byte, v int) {
+	_ = b[1]
+	b[0], b[1] = digitPairs[2*v], digitPairs[2*v+1]
 }
 
 // hashField follows the body of a stored line and precedes the hash.

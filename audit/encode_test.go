@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // goldenRecord is the record of the test vectors published in the package
@@ -110,6 +112,58 @@ func TestAppendStringInvalidUTF8(t *testing.T) {
 	}
 	if ok := true; appendString(nil, "\uFFFD é", &ok) == nil || !ok {
 		t.Error("a valid U+FFFD was reported as invalid")
+	}
+}
+
+// referenceString is appendString written the plain way, one character at
+// a time, to check the word-at-a-time version against.
+func referenceString(s string) (string, bool) {
+	var b strings.Builder
+	valid := true
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			valid = false
+			b.WriteByte(s[i])
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	b.WriteByte('"')
+	return b.String(), valid
+}
+
+// TestAppendStringWordBoundaries puts each kind of byte that needs a look
+// at every position of strings around the eight-byte word size, where the
+// word-at-a-time scan and its overlapping last word could go wrong.
+func TestAppendStringWordBoundaries(t *testing.T) {
+	specials := []string{`"`, `\`, "\n", "\x01", "\x1f", "\x7f", " ", "é", "☃", "\xff", "\xe2\x82", "\U0001F600"}
+	for n := range 26 {
+		for pos := 0; pos <= n; pos++ {
+			for _, sp := range specials {
+				in := strings.Repeat("a", pos) + sp + strings.Repeat("b", n-pos)
+				want, wantValid := referenceString(in)
+				valid := true
+				if got := string(appendString([]byte("x"), in, &valid)); got != "x"+want || valid != wantValid {
+					t.Fatalf("appendString(%q) = %s, %v; want %s, %v", in, got[1:], valid, want, wantValid)
+				}
+			}
+		}
 	}
 }
 

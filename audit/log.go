@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"runtime"
@@ -148,8 +149,19 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	if err := r.validate(); err != nil {
 		return Record{}, err
 	}
+	// Encode the caller's fields here, before taking the lock, so that
+	// concurrent appenders do this part of the work in parallel; under the
+	// lock only the parts that depend on the chain remain. The scratch
+	// buffer holds a typical record on the stack; larger ones grow onto
+	// the heap.
+	var scratch [1024]byte
+	valid := true
+	fields := appendFields(scratch[:0], &r, &valid)
+	if !valid {
+		return Record{}, invalid(r.utf8Problems())
+	}
 	l.mu.Lock()
-	b, err := l.enqueue(&r)
+	b, err := l.enqueue(&r, fields)
 	if err != nil {
 		l.mu.Unlock()
 		return Record{}, err
@@ -194,73 +206,78 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	return r, nil
 }
 
-// enqueue stamps r, encodes it and adds it to the open batch. l.mu is held.
-func (l *Log) enqueue(r *Record) (*batch, error) {
+// enqueue numbers and stamps r, completes its encoding around fields (see
+// appendFields), hashes it and adds it to the open batch. l.mu is held. On
+// error nothing has changed.
+func (l *Log) enqueue(r *Record, fields []byte) (*batch, error) {
 	if l.closed {
 		return nil, ErrClosed
 	}
 	if l.err != nil {
 		return nil, l.err
 	}
-	r.Seq = l.last.Seq + 1
-	r.Time = l.clock().Round(0).UTC()
-	if y := r.Time.Year(); y < 0 || y > 9999 {
-		return nil, fmt.Errorf("audit: the clock reads %v, outside the years 0 to 9999 the format allows; check Options.Clock", r.Time)
+	seq := l.last.Seq + 1
+	now := l.clock().Round(0).UTC()
+	if s := now.Unix(); s < minUnix || s >= maxUnix {
+		return nil, fmt.Errorf("audit: the clock reads %v, outside the years 0 to 9999 the format allows; check Options.Clock", now)
 	}
-	r.Prev = l.last.Hash
-
-	// Encode straight into the buffer the record will be written from: the
-	// open batch's, or a recycled one for a new batch. On error the buffer
-	// is cut back and nothing else has changed.
-	var b *batch
-	var buf []byte
-	if n := len(l.queue); n > 0 && l.queue[n-1].n < l.maxBatch {
-		b = l.queue[n-1]
-		buf = b.data
-	} else {
-		buf, l.spare = l.spare[:0], nil
-	}
-	start := len(buf)
-	buf, ok := appendCanonical(buf, r)
-	body := buf[start : len(buf)-1]
-	lineLen := len(body) + len(hashField) + 64 + 3
-	switch {
-	case !ok:
-		l.recycle(buf[:start], b)
-		return nil, invalid(r.utf8Problems())
-	case lineLen > MaxRecordSize:
-		l.recycle(buf[:start], b)
+	var headBuf [maxHeadLen]byte
+	head := appendHead(headBuf[:0], seq, now)
+	// A stored line is the body (head, fields and the quoted prev: the
+	// canonical encoding less its final brace), the hash field, the hash,
+	// the closing quotation mark and brace, and a newline.
+	bodyLen := len(head) + len(fields) + 1 + len(l.last.Hash) + 1
+	if lineLen := bodyLen + len(hashField) + 2*sha256.Size + 3; lineLen > MaxRecordSize {
 		return nil, fmt.Errorf("%w: the record encodes to %d bytes, more than the %d allowed; shorten its attrs or messages", ErrInvalidRecord, lineLen, MaxRecordSize)
 	}
-	sum := l.h.sumHex(body)
-	r.Hash = string(sum[:])
-	buf = append(buf[:len(buf)-1], hashField...)
+
+	// Write straight into the buffer the record will be written from: the
+	// open batch's, or a recycled one for a new batch.
+	b := l.open()
+	buf := b.data
+	start := len(buf)
+	buf = append(buf, head...)
+	buf = append(buf, fields...)
+	buf = append(buf, '"')
+	buf = append(buf, l.last.Hash...) // hex digits: nothing to escape
+	buf = append(buf, '"')
+	sum := l.h.sumHex(buf[start:])
+	buf = append(buf, hashField...)
 	buf = append(buf, sum[:]...)
 	buf = append(buf, '"', '}', '\n')
 
-	if b == nil {
-		b, l.spareBatch = l.spareBatch, nil
-		if b == nil {
-			b = new(batch)
-		}
-		b.first = r.Seq
+	r.Seq, r.Time, r.Prev, r.Hash = seq, now, l.last.Hash, string(sum[:])
+	if b.n == 0 {
+		b.first = seq
 		l.queue = append(l.queue, b)
 	}
 	b.data = buf
 	b.n++
-	b.last = Checkpoint{Seq: r.Seq, Hash: r.Hash}
+	b.last = Checkpoint{Seq: seq, Hash: r.Hash}
 	l.last = b.last
 	return b, nil
 }
 
-// recycle puts back a buffer after a failed encode: into the open batch it
-// came from, or aside for the next batch.
-func (l *Log) recycle(buf []byte, b *batch) {
-	if b != nil {
-		b.data = buf
-	} else {
-		l.spare = buf
+// The range of Unix times the format can spell: the years 0 to 9999.
+const (
+	minUnix = -62167219200 // 0000-01-01T00:00:00Z
+	maxUnix = 253402300800 // 10000-01-01T00:00:00Z
+)
+
+// open returns the batch the next record joins: the last queued one while
+// it has room, or else a new (recycled) batch, not yet queued, with a
+// recycled buffer. l.mu is held.
+func (l *Log) open() *batch {
+	if n := len(l.queue); n > 0 && l.queue[n-1].n < l.maxBatch {
+		return l.queue[n-1]
 	}
+	b := l.spareBatch
+	l.spareBatch = nil
+	if b == nil {
+		b = new(batch)
+	}
+	b.data, l.spare = l.spare[:0], nil
+	return b
 }
 
 // flush writes queued batches in order. l.mu is held on entry and on
@@ -269,7 +286,13 @@ func (l *Log) recycle(buf []byte, b *batch) {
 // new goroutine, so that no caller waits for records other than its own and
 // those grouped with it.
 func (l *Log) flush(ctx context.Context, mine *batch) {
-	wctx := context.WithoutCancel(ctx)
+	// The write must not be cut short when ctx ends: it carries other
+	// callers' records too. A context that can never be cancelled (Done
+	// returns nil) needs no detaching, which spares an allocation.
+	wctx := ctx
+	if ctx.Done() != nil {
+		wctx = context.WithoutCancel(ctx)
+	}
 	for len(l.queue) > 0 {
 		// Callers released by the previous write usually append again at
 		// once. While the batch is smaller than the last one and still
@@ -286,9 +309,12 @@ func (l *Log) flush(ctx context.Context, mine *batch) {
 				break // no one came during the last yield
 			}
 		}
+		// Shift rather than reslice, so that the queue keeps its capacity
+		// and queuing the next batch does not allocate.
 		b := l.queue[0]
-		l.queue[0] = nil
-		l.queue = l.queue[1:]
+		n := copy(l.queue, l.queue[1:])
+		l.queue[n] = nil
+		l.queue = l.queue[:n]
 		if l.err == nil {
 			l.mu.Unlock()
 			err := l.sink.Write(wctx, b.data)

@@ -384,7 +384,7 @@ func TestResumeRefusesWrongKey(t *testing.T) {
 
 // TestConcurrentAppend appends from many goroutines and checks that
 // sequence numbers are gapless, increasing per goroutine, match what was
-// stored, and that the chain verifies.
+// stored, that times follow sequence order, and that the chain verifies.
 func TestConcurrentAppend(t *testing.T) {
 	const writers, each = 16, 200
 	for _, tc := range []struct {
@@ -407,7 +407,10 @@ func TestConcurrentAppend(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			sink, contents := tc.sink(t)
-			l, err := New(ctx, sink, &Options{Key: testKey})
+			// The clock advances on every reading, so stored times
+			// increase with sequence numbers only if each record is
+			// stamped in the order it is numbered.
+			l, err := New(ctx, sink, &Options{Key: testKey, Clock: stepClock()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -457,6 +460,7 @@ func TestConcurrentAppend(t *testing.T) {
 			if _, err := Verify(ctx, strings.NewReader(string(data)), &VerifyOptions{Key: testKey, Checkpoint: cp}); err != nil {
 				t.Fatal(err)
 			}
+			var prev time.Time
 			for i, line := range splitLines(data) {
 				r, err := ParseLine(line)
 				if err != nil {
@@ -465,6 +469,10 @@ func TestConcurrentAppend(t *testing.T) {
 				if r.Hash != all[uint64(i+1)] {
 					t.Fatalf("record %d stored with hash %s, acknowledged with %s", i+1, r.Hash, all[uint64(i+1)])
 				}
+				if !r.Time.After(prev) {
+					t.Fatalf("record %d stamped %v, not after record %d's %v", i+1, r.Time, i, prev)
+				}
+				prev = r.Time
 			}
 		})
 	}
