@@ -15,6 +15,12 @@ import (
 // about 330 bytes.
 var (
 	benchRecord = sampleRecord(1)
+	// hookRecord is shaped like the record mlops.AuditHook writes before an
+	// allowed call: about 490 bytes encoded, the median line length of the
+	// quickstart's audit log.
+	hookRecord = Record{Principal: "alice@bank.example", Action: "job.submit", Target: "job fraud-998afef331",
+		Provider: "coreweave", Region: "EU-SOUTH-03", Decision: DecisionAllow, Outcome: OutcomePending,
+		RequestID: "cfd4cbd596265975", Attrs: map[string]string{"country": "ES", "team": "fraud-ml"}}
 	smallRecord = Record{Principal: "user-1@example.com", Action: "job.submit", Target: "jobs/train-1", Outcome: OutcomeOK, RequestID: "req-00000001"}
 )
 
@@ -48,6 +54,8 @@ func BenchmarkAppendMemory(b *testing.B) {
 		{"memory-sink/hmac", testKey, func() Sink { return NewMemorySink() }, benchRecord},
 		{"discard-sink/hmac", testKey, func() Sink { return &discardSink{} }, benchRecord},
 		{"memory-sink/hmac/small", testKey, func() Sink { return NewMemorySink() }, smallRecord},
+		{"memory-sink/hmac/hook-record", testKey, func() Sink { return NewMemorySink() }, hookRecord},
+		{"discard-sink/hmac/hook-record", testKey, func() Sink { return &discardSink{} }, hookRecord},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()
