@@ -538,3 +538,31 @@ func fmtSplit(split map[string]int) string {
 	}
 	return "{" + b.String() + "}"
 }
+
+// ListEndpoints returns the endpoints of every provider that serves, with
+// their deployments, ordered by provider name and then by endpoint name.
+func (c *Client) ListEndpoints(ctx context.Context) ([]*Endpoint, error) {
+	var out []*Endpoint
+	for _, pn := range c.capable(hasServing) {
+		srv, _ := c.serving(pn)
+		var infos []*provider.EndpointInfo
+		err := c.retry(ctx, func() (err error) {
+			infos, err = srv.ListEndpoints(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range infos {
+			e := &Endpoint{Name: in.Name, Location: Location{Provider: pn}, c: c}
+			if err := e.Refresh(ctx); err != nil {
+				if Code(err) == NotFound {
+					continue // deleted since the listing
+				}
+				return nil, err
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}

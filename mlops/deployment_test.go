@@ -273,3 +273,20 @@ func TestCreateEndpointExisting(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, e.mem.Counts().Endpoints)
 }
+
+func TestListJobsAndEndpoints(t *testing.T) {
+	e, _ := servingEnv(t, nil, nil)
+	jobs, err := e.c.ListJobs(e.ctx)
+	require.NoError(t, err)
+	require.Len(t, jobs, 1, "the two models came from one job spec")
+	require.Equal(t, mlops.JobSucceeded, jobs[0].State)
+	_, err = e.c.CreateEndpoint(e.ctx, "other-api", &mlops.EndpointOptions{Location: euWest})
+	require.NoError(t, err)
+	eps, err := e.c.ListEndpoints(e.ctx)
+	require.NoError(t, err)
+	require.Len(t, eps, 2)
+	require.Equal(t, "fraud-api", eps[0].Name)
+	require.Len(t, eps[0].Deployments, 2)
+	require.Equal(t, map[string]int{"blue": 100}, eps[0].Traffic)
+	require.Equal(t, "other-api", eps[1].Name)
+}

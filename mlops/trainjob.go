@@ -584,3 +584,24 @@ func (j *TrainJob) Logs(ctx context.Context) (io.ReadCloser, error) {
 	}
 	return l.JobLogs(ctx, j.Name)
 }
+
+// ListJobs returns the jobs of every provider that trains, ordered by
+// provider name and then by creation time.
+func (c *Client) ListJobs(ctx context.Context) ([]*TrainJob, error) {
+	var out []*TrainJob
+	for _, pn := range c.capable(hasTrainer) {
+		t, _ := c.trainer(pn)
+		var infos []*provider.JobInfo
+		err := c.retry(ctx, func() (err error) {
+			infos, err = t.ListJobs(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range infos {
+			out = append(out, c.jobFromInfo(pn, in))
+		}
+	}
+	return out, nil
+}
