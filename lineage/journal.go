@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/tideline-ml/tideline/internal/filelock"
 )
 
 // journalFormat names the file format in the first line of every journal;
@@ -38,7 +40,8 @@ type journalRecord struct {
 // FileStoreOptions.SyncWrites each line is also fsync'd, so that a power
 // loss does not either. A crash in the middle of a write leaves a torn last
 // line, which the next OpenFileStore cuts off. One process at a time may
-// have a journal open.
+// have a journal open: OpenFileStore takes an exclusive lock on the file
+// (flock, where the system has it) and fails at once while another holds it.
 type FileStore struct {
 	g *Graph
 
@@ -74,6 +77,10 @@ func OpenFileStore(ctx context.Context, path string, opts *FileStoreOptions) (*F
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lineage: open journal: %w", err)
+	}
+	if err := filelock.Lock(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lineage: journal %s is open in another process (one writer at a time; close it there or read a copy): %w", path, err)
 	}
 	g := NewGraph(&GraphOptions{ExpectedNodes: opts.ExpectedNodes})
 	good, err := loadJournal(bufio.NewReaderSize(f, 1<<16), g)

@@ -239,3 +239,25 @@ func FuzzJournalLoad(f *testing.F) {
 		}
 	})
 }
+
+// Two writers would interleave their lines: the second open fails at once
+// and says why, and the journal opens again once the first is closed.
+func TestJournalOneWriterAtATime(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lineage.journal")
+	s, err := OpenFileStore(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenFileStore(ctx, path, nil); err == nil || !strings.Contains(err.Error(), "open in another process") {
+		t.Fatalf("second open: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := OpenFileStore(ctx, path, nil)
+	if err != nil {
+		t.Fatalf("reopen after close: %v", err)
+	}
+	s2.Close()
+}
