@@ -73,14 +73,21 @@ func (h *AuditHook) record(ctx context.Context, op *Operation) audit.Record {
 	if h.opts.TraceID != nil {
 		r.TraceID = h.opts.TraceID(ctx)
 	}
+	attrs := map[string]string{}
 	if req.Principal.Team != "" {
-		r.Attrs = map[string]string{"team": req.Principal.Team}
+		attrs["team"] = req.Principal.Team
 	}
 	if req.RegionErr == nil && req.Region.Country != "" {
-		if r.Attrs == nil {
-			r.Attrs = map[string]string{}
-		}
-		r.Attrs["country"] = req.Region.Country
+		attrs["country"] = req.Region.Country
+	}
+	// What the action touches, as residency sees it: the most sensitive
+	// classification and the constraint that binds.
+	if os := origins(req.Origins); len(os) > 0 {
+		attrs["classification"] = os.classification().String()
+		attrs["constraint"] = os.constraint().Encode()
+	}
+	if len(attrs) > 0 {
+		r.Attrs = attrs
 	}
 	return r
 }
