@@ -16,11 +16,11 @@ import (
 var (
 	benchRecord = sampleRecord(1)
 	// hookRecord is shaped like the record mlops.AuditHook writes before an
-	// allowed call: about 490 bytes encoded, the median line length of the
+	// allowed call: about 550 bytes encoded, the median line length of the
 	// quickstart's audit log.
 	hookRecord = Record{Principal: "alice@bank.example", Action: "job.submit", Target: "job fraud-998afef331",
 		Provider: "coreweave", Region: "EU-SOUTH-03", Decision: DecisionAllow, Outcome: OutcomePending,
-		RequestID: "cfd4cbd596265975", Attrs: map[string]string{"country": "ES", "team": "fraud-ml"}}
+		RequestID: "cfd4cbd596265975", Attrs: map[string]string{"country": "ES", "team": "fraud-ml", "classification": "restricted", "constraint": "EEA"}}
 	smallRecord = Record{Principal: "user-1@example.com", Action: "job.submit", Target: "jobs/train-1", Outcome: OutcomeOK, RequestID: "req-00000001"}
 )
 
