@@ -109,7 +109,9 @@ func FuzzOpenFile(f *testing.F) {
 		// the bytes, but it must not panic. (No Append here: an fsync per
 		// input would starve the fuzzer.)
 		if l, err := New(ctx, sink, &Options{Key: testKey}); err == nil {
-			err = l.Close()
+			if err := l.Close(); err != nil {
+				t.Fatalf("closing a log that opened: %v", err)
+			}
 		} else {
 			sink.Close()
 		}

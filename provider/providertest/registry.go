@@ -283,7 +283,7 @@ func registryTests() []test {
 				for !stop.Load() {
 					a, err := e.reg.Aliases(e.ctx, model)
 					if err != nil {
-						readerErr = fmt.Errorf("Aliases during the moves: %w", err)
+						readerErr = fmt.Errorf("reading aliases during the moves: %w", err)
 						return
 					}
 					if v, ok := a["prod"]; !ok || !slices.Contains(versions, v) {
@@ -445,7 +445,7 @@ func registryTests() []test {
 						return fmt.Errorf("ListModelVersions: %w", err)
 					}
 					if _, err := e.reg.Aliases(e.ctx, model); err != nil {
-						return fmt.Errorf("Aliases: %w", err)
+						return fmt.Errorf("reading aliases: %w", err)
 					}
 				}
 				return nil
