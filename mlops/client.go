@@ -233,25 +233,24 @@ func (c *Client) capable(has func(provider.Provider) bool) []string {
 
 // resolveLocation fills in a Location's defaults and checks it: the
 // provider must exist and offer the capability, and the region must be one
-// of its regions. It returns the region's catalog name too.
-func (c *Client) resolveLocation(field string, loc Location, capName provider.Capability, has func(provider.Provider) bool) (Location, provider.Region, error) {
+// of its regions.
+func (c *Client) resolveLocation(field string, loc Location, capName provider.Capability, has func(provider.Provider) bool) (Location, error) {
 	name, err := c.resolveProvider(field+".Provider", loc.Provider, capName, has)
 	if err != nil {
-		return loc, provider.Region{}, err
+		return loc, err
 	}
 	loc.Provider = name
 	regions := c.providers[name].Regions()
 	if loc.Region == "" {
 		if len(regions) != 1 {
-			return loc, provider.Region{}, errorf(InvalidArgument, "%s.Region is empty and provider %q acts in %d regions (%s); name one", field, name, len(regions), regionNames(regions))
+			return loc, errorf(InvalidArgument, "%s.Region is empty and provider %q acts in %d regions (%s); name one", field, name, len(regions), regionNames(regions))
 		}
 		loc.Region = regions[0].Name
 	}
-	r, ok := provider.HasRegion(c.providers[name], loc.Region)
-	if !ok {
-		return loc, provider.Region{}, errorf(InvalidArgument, "%s.Region %q is not a region of provider %q; it acts in %s", field, loc.Region, name, regionNames(regions))
+	if _, ok := provider.HasRegion(c.providers[name], loc.Region); !ok {
+		return loc, errorf(InvalidArgument, "%s.Region %q is not a region of provider %q; it acts in %s", field, loc.Region, name, regionNames(regions))
 	}
-	return loc, r, nil
+	return loc, nil
 }
 
 // resolveProvider picks the provider for a capability: the named one, which

@@ -119,7 +119,7 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 	if err := provider.ValidateMetadata("dataset labels", opts.Labels); err != nil {
 		return nil, err
 	}
-	loc, _, err := c.resolveLocation("CreateDatasetOptions.Location", opts.Location, provider.CapDataStore, hasDataStore)
+	loc, err := c.resolveLocation("CreateDatasetOptions.Location", opts.Location, provider.CapDataStore, hasDataStore)
 	if err != nil {
 		return nil, err
 	}

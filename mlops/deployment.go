@@ -73,7 +73,7 @@ func (c *Client) CreateEndpoint(ctx context.Context, name string, opts *Endpoint
 	if err := provider.ValidateName("endpoint name", name); err != nil {
 		return nil, err
 	}
-	loc, _, err := c.resolveLocation("EndpointOptions.Location", opts.Location, provider.CapServing, hasServing)
+	loc, err := c.resolveLocation("EndpointOptions.Location", opts.Location, provider.CapServing, hasServing)
 	if err != nil {
 		return nil, err
 	}

@@ -116,7 +116,7 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 			return nil, errorf(InvalidArgument, "model %q: metric name %q is not valid; use letters, digits and '_'", model, k)
 		}
 	}
-	loc, _, err := r.c.resolveLocation("RegisterOptions.Region", Location{Provider: r.name, Region: opts.Region}, provider.CapRegistry, hasRegistry)
+	loc, err := r.c.resolveLocation("RegisterOptions.Region", Location{Provider: r.name, Region: opts.Region}, provider.CapRegistry, hasRegistry)
 	if err != nil {
 		return nil, err
 	}

@@ -153,7 +153,7 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 	if err := validateJobSpec(&spec); err != nil {
 		return nil, err
 	}
-	loc, _, err := c.resolveLocation("TrainJobSpec.Location", spec.Location, provider.CapTrainer, hasTrainer)
+	loc, err := c.resolveLocation("TrainJobSpec.Location", spec.Location, provider.CapTrainer, hasTrainer)
 	if err != nil {
 		return nil, err
 	}
