@@ -234,9 +234,6 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 	}
 	// The registry's copy decides, not the caller's: its residency origins
 	// and approval are what another process would see.
-	if _, err := e.c.resolveProvider("model registry", mv.Location.Provider, provider.CapRegistry, hasRegistry); err != nil {
-		return nil, fmt.Errorf("deployment %q: %w", name, err)
-	}
 	mv, err = e.c.Models(mv.Location.Provider).Get(ctx, mv.Model, mv.Version)
 	if err != nil {
 		return nil, fmt.Errorf("deployment %q: %w", name, err)
@@ -436,9 +433,6 @@ func (e *Endpoint) modelsOf(ctx context.Context, after, before map[string]int) (
 		if !ok || !ok2 {
 			models[d] = nil // not deployed through Tideline: the policy decides
 			continue
-		}
-		if _, err := e.c.resolveProvider("model registry", pn, provider.CapRegistry, hasRegistry); err != nil {
-			return nil, fmt.Errorf("deployment %q serves %s: %w", d, dep.ModelRef, err)
 		}
 		mv, err := e.c.Models(pn).Get(ctx, model, version)
 		if err != nil {

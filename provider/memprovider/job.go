@@ -404,18 +404,28 @@ func (p *Provider) AppendJobLog(name, text string) error {
 	return nil
 }
 
+// unfinishedJobLocked returns a job that has not ended, for a control that
+// would move it (verb: "complete", "fail").
+func (p *Provider) unfinishedJobLocked(name, verb string) (*job, error) {
+	j, err := p.jobLocked(name)
+	if err != nil {
+		return nil, err
+	}
+	if j.info.State.Terminal() {
+		return nil, provider.Errorf(provider.FailedPrecondition, "job %q already ended %s; it cannot %s", name, j.info.State, verb)
+	}
+	return j, nil
+}
+
 // CompleteJob ends a Running or Queued job successfully. The output URI is
 // outputURI, else the spec's OutputURI, else "mem://NAME/jobs/<job>/outputs".
 // Errors: NotFound; FailedPrecondition if the job already ended.
 func (p *Provider) CompleteJob(name, outputURI string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	j, err := p.jobLocked(name)
+	j, err := p.unfinishedJobLocked(name, "complete")
 	if err != nil {
 		return err
-	}
-	if j.info.State.Terminal() {
-		return provider.Errorf(provider.FailedPrecondition, "job %q already ended %s; it cannot complete", name, j.info.State)
 	}
 	p.succeedLocked(j, p.now(), outputURI)
 	p.touchLocked(j)
@@ -430,12 +440,9 @@ func (p *Provider) CompleteJob(name, outputURI string) error {
 func (p *Provider) FailJob(name, message string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	j, err := p.jobLocked(name)
+	j, err := p.unfinishedJobLocked(name, "fail")
 	if err != nil {
 		return err
-	}
-	if j.info.State.Terminal() {
-		return provider.Errorf(provider.FailedPrecondition, "job %q already ended %s; it cannot fail", name, j.info.State)
 	}
 	now := p.now()
 	if j.info.State == provider.JobQueued {

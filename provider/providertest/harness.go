@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -285,46 +286,31 @@ func (s *suite) newEnv(tb testing.TB) *env {
 		e.otherRegion = fmt.Sprintf("nowhere-%d", i)
 	}
 
-	var ok bool
-	if s.claims[provider.CapDataStore] {
-		if e.ds, ok = p.(provider.DataStore); !ok {
-			tb.Fatalf("harness claims %q but %T does not implement provider.DataStore", provider.CapDataStore, p)
-		}
-	}
-	if s.claims[provider.CapTrainer] {
-		if e.tr, ok = p.(provider.Trainer); !ok {
-			tb.Fatalf("harness claims %q but %T does not implement provider.Trainer", provider.CapTrainer, p)
-		}
-	}
-	if s.claims[provider.CapRegistry] {
-		if e.reg, ok = p.(provider.Registry); !ok {
-			tb.Fatalf("harness claims %q but %T does not implement provider.Registry", provider.CapRegistry, p)
-		}
-	}
-	if s.claims[provider.CapServing] {
-		if e.srv, ok = p.(provider.Serving); !ok {
-			tb.Fatalf("harness claims %q but %T does not implement provider.Serving", provider.CapServing, p)
-		}
-	}
-	if s.claims[provider.CapJobWatch] {
-		if e.watcher, ok = p.(provider.JobWatcher); !ok {
-			tb.Fatalf("harness claims %q but %T does not implement provider.JobWatcher", provider.CapJobWatch, p)
-		}
-	}
-	if s.claims[provider.CapJobLogs] {
-		if e.logger, ok = p.(provider.JobLogger); !ok {
-			tb.Fatalf("harness claims %q but %T does not implement provider.JobLogger", provider.CapJobLogs, p)
-		}
-	}
-	if s.claims[provider.CapGrants] {
-		if e.granter, ok = p.(provider.Granter); !ok {
-			tb.Fatalf("harness claims %q but %T does not implement provider.Granter", provider.CapGrants, p)
-		}
-		if e.ds == nil {
-			tb.Fatalf("harness claims %q without %q; grants are for stored datasets", provider.CapGrants, provider.CapDataStore)
-		}
+	bind(tb, s.claims[provider.CapDataStore], provider.CapDataStore, p, &e.ds)
+	bind(tb, s.claims[provider.CapTrainer], provider.CapTrainer, p, &e.tr)
+	bind(tb, s.claims[provider.CapRegistry], provider.CapRegistry, p, &e.reg)
+	bind(tb, s.claims[provider.CapServing], provider.CapServing, p, &e.srv)
+	bind(tb, s.claims[provider.CapJobWatch], provider.CapJobWatch, p, &e.watcher)
+	bind(tb, s.claims[provider.CapJobLogs], provider.CapJobLogs, p, &e.logger)
+	bind(tb, s.claims[provider.CapGrants], provider.CapGrants, p, &e.granter)
+	if e.granter != nil && e.ds == nil {
+		tb.Fatalf("harness claims %q without %q; grants are for stored datasets", provider.CapGrants, provider.CapDataStore)
 	}
 	return e
+}
+
+// bind sets *dst to p's implementation of a capability the harness claims,
+// and fails the test when p does not implement it.
+func bind[T any](tb testing.TB, claimed bool, c provider.Capability, p provider.Provider, dst *T) {
+	tb.Helper()
+	if !claimed {
+		return
+	}
+	v, ok := p.(T)
+	if !ok {
+		tb.Fatalf("harness claims %q but %T does not implement %v", c, p, reflect.TypeFor[T]())
+	}
+	*dst = v
 }
 
 func (e *env) name(tag string) string { return e.names.name(tag) }
