@@ -151,11 +151,11 @@ func TestBadInputCreatesNothing(t *testing.T) {
 		}, mlops.InvalidArgument, "exactly one"},
 		{"register no source", func() error { _, err := reg.Register(ctx, "fraud", mlops.ModelSource{}, nil); return err }, mlops.InvalidArgument, "exactly one"},
 		{"register bad metric", func() error {
-			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "x"}, &mlops.RegisterOptions{Region: "westeurope", Metrics: map[string]float64{"auc-roc": 1}})
+			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/x"}, &mlops.RegisterOptions{Region: "westeurope", Metrics: map[string]float64{"auc-roc": 1}})
 			return err
 		}, mlops.InvalidArgument, "metric name"},
 		{"register bad tag", func() error {
-			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "x"}, &mlops.RegisterOptions{Region: "westeurope", Tags: map[string]string{"": "v"}})
+			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/x"}, &mlops.RegisterOptions{Region: "westeurope", Tags: map[string]string{"": "v"}})
 			return err
 		}, mlops.InvalidArgument, "model tags"},
 		{"register bad job id", func() error {
@@ -163,7 +163,7 @@ func TestBadInputCreatesNothing(t *testing.T) {
 			return err
 		}, mlops.InvalidArgument, "job id"},
 		{"register no region", func() error {
-			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "x"}, nil)
+			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/x"}, nil)
 			return err
 		}, mlops.InvalidArgument, "Region is empty"},
 		{"get bad version", func() error { _, err := reg.Get(ctx, "fraud", "0"); return err }, mlops.InvalidArgument, "version or alias"},

@@ -112,6 +112,7 @@ type Client struct {
 	providers Providers
 	names     []string // sorted provider names
 	opts      ClientOptions
+	versions  versionLocks
 }
 
 // NewClient returns a Client over the given providers.

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tideline-ml/tideline/provider"
@@ -123,54 +125,152 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 	if err != nil {
 		return nil, err
 	}
-	store, _ := c.dataStore(loc.Provider)
-	if version == "" {
-		if version, err = c.nextDatasetVersion(ctx, store, name); err != nil {
-			return nil, err
-		}
+	if name == tombstoneName {
+		return nil, errorf(InvalidArgument, "dataset name %q is reserved for the records of deleted versions; pick another name", name)
 	}
+	store, _ := c.dataStore(loc.Provider)
+	auto := version == ""
 	d := &Dataset{Name: name, Version: version, Location: loc, Classification: class, Labels: cloneMap(opts.Labels), c: c}
-	self, err := c.ruleOrigin("dataset "+loc.Provider+"/"+d.Ref().String(), class)
+	self, err := c.ruleOrigin("", class)
 	if err != nil {
 		return nil, err
 	}
 	if opts.Constraint != nil {
 		tighter, err := self.Constraint.Tighten(*opts.Constraint)
 		if err != nil {
-			return nil, errorf(InvalidArgument, "dataset %s: Constraint may only narrow what rule %s allows (%s): %v", d.Ref(), self.Rule, self.Constraint, err)
+			return nil, errorf(InvalidArgument, "dataset %s: Constraint may only narrow what rule %s allows (%s): %v", name, self.Rule, self.Constraint, err)
 		}
 		self.Constraint, self.Rule = tighter, "tightened"
 	}
-	os := origins{self}
+	// What binds the new version: its own origin, and everything that binds
+	// each parent now (upstream read again). It records one inherited
+	// origin per parent.
+	var parents origins
+	known := map[string]origins{}
 	for i, ref := range opts.DerivedFrom {
 		parent, err := c.GetDataset(ctx, ref)
 		if err != nil {
 			return nil, fmt.Errorf("DerivedFrom[%d]: %w", i, err)
 		}
-		os = os.merge(parent.Origins...)
+		pa := datasetArtifact(parent.Location.Provider, parent.Name, parent.Version)
+		known[pa] = parent.Origins
+		parents = parents.merge(Origin{Artifact: pa})
 		d.DerivedFrom = append(d.DerivedFrom, parent.Ref())
 	}
-	d.Origins, d.Constraint = os, os.constraint()
-	d.Classification = max(class, os.classification())
-	req := &Request{Action: ActionDatasetCreate, Target: fmtTarget("dataset", name, version), Location: loc, Dataset: d, Origins: os}
+	recorded, effective, err := c.inheritAll(ctx, parents, known)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %q DerivedFrom: %w", name, err)
+	}
+	d.Classification = max(class, effective.classification())
+	d.Constraint = self.Constraint.Intersect(effective.constraint())
+	var unlock func()
+	if auto {
+		unlock = c.lockVersions("dataset", loc.Provider, name)
+		defer unlock()
+	}
+	// A seekable source can be read again when another process takes an
+	// auto-numbered version while the bytes upload.
+	seeker, _ := r.(io.Seeker)
+	var start int64
+	if seeker != nil && auto {
+		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
+			seeker = nil
+		}
+	}
+	content := provider.NewContent(r, opts.Progress)
+	floor := uint64(0) // auto numbering: numbers below are taken or deleted
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && (content.Size() > 0 || content.Done()) {
+			if seeker == nil {
+				return nil, errorf(Conflict, "dataset %q: another writer took version %s while the bytes were being stored, and the source cannot be read again; call CreateDataset again (with a seekable source such as a file, it moves on to the next number by itself)", name, version)
+			}
+			if _, err := seeker.Seek(start, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("dataset %q: rewinding the source to store it as the next version: %w", name, err)
+			}
+			content = provider.NewContent(r, opts.Progress)
+		}
+		if auto {
+			if version, err = c.nextDatasetVersion(ctx, store, name); err != nil {
+				return nil, err
+			}
+			if n, _ := strconv.ParseUint(version, 10, 63); n < floor {
+				version = strconv.FormatUint(floor, 10)
+			}
+		}
+		d.Version = version
+		res, err := c.putDataset(ctx, store, d, content, self, effective, recorded, opts.Labels, auto)
+		if (err == errVersionTaken || err == errVersionDeleted) && attempt < 16 {
+			// Another writer took the number before our bytes were read,
+			// or the number belonged to a deleted version: take the next.
+			n, _ := strconv.ParseUint(version, 10, 63)
+			floor = n + 1
+			continue
+		}
+		if err == errVersionTaken || err == errVersionDeleted {
+			return nil, errorf(Conflict, "dataset %q: could not claim a version number after %d attempts; too many concurrent creates, retry", name, attempt+1)
+		}
+		return res, err
+	}
+}
+
+// errVersionDeleted reports that an auto-numbered version has a deletion
+// record, so the next number must be tried.
+var errVersionDeleted = errors.New("the version number belongs to a deleted version; the next number is tried")
+
+// errVersionTaken reports that an auto-numbered version was taken by
+// another writer before any byte was read, so the next number can be tried.
+var errVersionTaken = errors.New("the version number was taken by another writer; the next number is tried")
+
+// putDataset is one governed attempt to store d at d.Version.
+func (c *Client) putDataset(ctx context.Context, store provider.DataStore, d *Dataset, content *provider.Content, self Origin, effective, recorded origins, labels map[string]string, auto bool) (*Dataset, error) {
+	loc, name, version := d.Location, d.Name, d.Version
+	self.Artifact = datasetArtifact(loc.Provider, name, version)
+	own := append(origins{self}, recorded...)
+	d.Origins = own
+	decide := append(origins{self}, effective...)
+	req := &Request{Action: ActionDatasetCreate, Target: fmtTarget("dataset", name, version), Location: loc, Dataset: d, Origins: decide}
 	res, err := c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
-		md := labelsToMeta(opts.Labels)
+		deleted, err := c.wasDeleted(ctx, store, name, version)
+		if err != nil {
+			return nil, err
+		}
+		if deleted && auto {
+			return nil, errVersionDeleted
+		}
+		if deleted {
+			return nil, errorf(FailedPrecondition, "dataset %s@%s was deleted; its deletion record keeps its residency, and a deleted version is never created again: create another version", name, version)
+		}
+		md := labelsToMeta(labels)
 		md[metaClassification] = d.Classification.String()
-		md[metaOrigins] = encodeOrigins(os)
-		md[metaConstraint] = d.Constraint.Encode()
+		if err := putOrigins(md, "dataset "+name+"@"+version, own); err != nil {
+			return nil, err
+		}
+		stripEmpty(md)
 		if len(d.DerivedFrom) > 0 {
 			md[metaDerivedFrom] = joinRefs(d.DerivedFrom)
 		}
 		md[metaPrincipal] = req.Principal.ID
 		md[metaOperation] = op.ID
-		content := provider.NewContent(r, opts.Progress)
+		if err := provider.ValidateMetadata("dataset metadata (labels, residency and provenance)", md); err != nil {
+			return nil, fmt.Errorf("dataset %s@%s: nothing was stored: %w", name, version, err)
+		}
 		info, err := store.PutDataset(ctx, &provider.PutDatasetRequest{
 			Name: name, Version: version, Region: loc.Region, Metadata: md, Content: content,
 		})
 		if provider.CodeOf(err) == AlreadyExists {
-			return c.existingDataset(ctx, store, loc, content, name, version)
+			if auto {
+				if cur, gerr := store.GetDataset(ctx, name, version); gerr != nil || cur.Metadata[metaOperation] != op.ID {
+					return nil, errVersionTaken
+				}
+			}
+			return c.existingDataset(ctx, store, d, content, op.ID)
 		}
 		if err != nil {
+			// A response lost after the version was stored: the version
+			// carries this operation's id, so the call succeeded.
+			if cur, gerr := store.GetDataset(ctx, name, version); gerr == nil && cur.Metadata[metaOperation] == op.ID && content.Done() && cur.Digest == content.Digest() {
+				return c.datasetFromInfo(loc.Provider, cur)
+			}
 			return nil, err
 		}
 		if info.Digest != content.Digest() || info.Size != content.Size() {
@@ -184,20 +284,74 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 	return res.(*Dataset), nil
 }
 
-// existingDataset decides a create that hit an existing version: the same
-// bytes make the create a no-op, other bytes are AlreadyExists.
-func (c *Client) existingDataset(ctx context.Context, store provider.DataStore, loc Location, content *provider.Content, name, version string) (*Dataset, error) {
-	if err := content.Drain(); err != nil {
-		return nil, err
+// stripEmpty drops the empty values putOrigins leaves to clear keys in an
+// update; a create has nothing to clear.
+func stripEmpty(md map[string]string) {
+	for k, v := range md {
+		if v == "" {
+			delete(md, k)
+		}
 	}
-	info, err := store.GetDataset(ctx, name, version)
+}
+
+// existingDataset decides a create that hit an existing version. The same
+// bytes, region, classification and constraint make the create a no-op, so
+// a retried upload is harmless; anything else is AlreadyExists naming the
+// difference — a create never returns a copy less protected, or elsewhere,
+// than the one asked for.
+func (c *Client) existingDataset(ctx context.Context, store provider.DataStore, want *Dataset, content *provider.Content, opID string) (*Dataset, error) {
+	if err := content.Drain(); err != nil {
+		return nil, fmt.Errorf("dataset %s@%s: reading source: %w", want.Name, want.Version, err)
+	}
+	info, err := store.GetDataset(ctx, want.Name, want.Version)
 	if err != nil {
 		return nil, err
 	}
-	if info.Digest != content.Digest() {
-		return nil, errorf(AlreadyExists, "dataset %s@%s already exists in %s with other bytes (%s, not %s); versions are immutable, create a new version", name, version, loc, info.Digest, content.Digest())
+	if info.Metadata[metaOperation] == opID && info.Digest == content.Digest() {
+		return c.datasetFromInfo(want.Location.Provider, info)
 	}
-	return c.datasetFromInfo(loc.Provider, info)
+	have, err := c.datasetFromInfo(want.Location.Provider, info)
+	if err != nil {
+		return nil, err
+	}
+	var diffs []string
+	if info.Digest != content.Digest() {
+		diffs = append(diffs, fmt.Sprintf("other bytes (%s, not %s)", info.Digest, content.Digest()))
+	}
+	if have.Location.Region != want.Location.Region {
+		diffs = append(diffs, fmt.Sprintf("region %s, not %s", have.Location.Region, want.Location.Region))
+	}
+	if have.Classification != want.Classification {
+		diffs = append(diffs, fmt.Sprintf("classification %s, not %s", have.Classification, want.Classification))
+	}
+	if !have.Constraint.Equal(want.Constraint) {
+		diffs = append(diffs, fmt.Sprintf("constraint %s, not %s", have.Constraint, want.Constraint))
+	}
+	if len(diffs) > 0 {
+		return nil, errorf(AlreadyExists, "dataset %s@%s already exists in provider %q with %s; versions are immutable, create a new version", want.Name, want.Version, want.Location.Provider, strings.Join(diffs, ", "))
+	}
+	return have, nil
+}
+
+// wasDeleted reports whether name@version has a deletion record.
+func (c *Client) wasDeleted(ctx context.Context, store provider.DataStore, name, version string) (bool, error) {
+	err := c.retry(ctx, func() error {
+		_, err := store.GetDataset(ctx, tombstoneName, tombstoneVersion(name, version))
+		return err
+	})
+	switch provider.CodeOf(err) {
+	case OK:
+		return true, nil
+	case NotFound:
+		return false, nil
+	}
+	return false, err
+}
+
+// bumpVersion returns the whole number after a numeric version.
+func bumpVersion(v string) string {
+	n, _ := strconv.ParseUint(v, 10, 63)
+	return strconv.FormatUint(n+1, 10)
 }
 
 func (c *Client) nextDatasetVersion(ctx context.Context, store provider.DataStore, name string) (string, error) {
@@ -232,7 +386,8 @@ func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) 
 	if err != nil || !class.Valid() {
 		class = residency.Restricted
 	}
-	os, err := c.readOrigins("dataset "+providerName+"/"+in.Name+"@"+in.Version, in.Metadata)
+	self := datasetArtifact(providerName, in.Name, in.Version)
+	os, err := c.readOrigins(self, in.Metadata, self)
 	if err != nil {
 		return nil, err
 	}
@@ -280,10 +435,10 @@ func splitRefs(s string) []DatasetRef {
 
 // Tighten narrows where the dataset may live. The new constraint must lie
 // within the current one (it may be tightened, never loosened), and the
-// region the dataset is stored in must stay inside it. What is derived from
-// the dataset afterwards inherits the tighter constraint. What was derived
-// before keeps the constraint recorded with it; while the dataset exists,
-// deployments read it again and honour the tighter one too.
+// region the dataset is stored in must stay inside it. It binds everything
+// derived from the dataset, before and after: every decision reads upstream
+// datasets again, and deleting the dataset keeps the tightened constraint in
+// its deletion record.
 func (d *Dataset) Tighten(ctx context.Context, constraint residency.Constraint) error {
 	if d == nil || d.c == nil {
 		return errorf(InvalidArgument, "dataset handle is not from a Client; use Client.GetDataset")
@@ -296,15 +451,23 @@ func (d *Dataset) Tighten(ctx context.Context, constraint residency.Constraint) 
 	if err != nil {
 		return err
 	}
-	if len(d.Origins) == 0 {
-		return errorf(FailedPrecondition, "dataset %s has no residency origins to tighten; get it again through the Client", d.Ref())
+	selfName := datasetArtifact(d.Location.Provider, d.Name, d.Version)
+	i := slices.IndexFunc(d.Origins, func(o Origin) bool { return o.Artifact == selfName })
+	if i < 0 {
+		return errorf(FailedPrecondition, "dataset %s has no residency origin of its own to tighten; get it again through the Client", d.Ref())
 	}
-	self := d.Origins[0]
-	self.Constraint, self.Rule = self.Constraint.Intersect(constraint), "tightened"
-	os := append(origins{self}, d.Origins[1:]...)
-	req := &Request{Action: ActionDatasetTighten, Target: fmtTarget("dataset", d.Name, d.Version), Location: d.Location, Dataset: d, Origins: os}
+	own := slices.Clone(origins(d.Origins))
+	own[i].Constraint, own[i].Rule = own[i].Constraint.Intersect(constraint), "tightened"
+	decide, err := c.effectiveOrigins(ctx, []Origin{{Artifact: selfName}}, map[string]origins{selfName: own})
+	if err != nil {
+		return err
+	}
+	req := &Request{Action: ActionDatasetTighten, Target: fmtTarget("dataset", d.Name, d.Version), Location: d.Location, Dataset: d, Origins: decide}
 	_, err = c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
-		md := map[string]string{metaOrigins: encodeOrigins(os), metaConstraint: os.constraint().Encode()}
+		md := map[string]string{}
+		if err := putOrigins(md, "dataset "+d.Ref().String(), own); err != nil {
+			return nil, err
+		}
 		var info *provider.DatasetInfo
 		err := c.retry(ctx, func() (err error) {
 			info, err = store.UpdateDatasetMetadata(ctx, d.Name, d.Version, md, d.etag)
@@ -335,6 +498,9 @@ func (c *Client) GetDataset(ctx context.Context, ref DatasetRef) (*Dataset, erro
 	}
 	if err := provider.ValidateVersion("dataset version", ref.Version); err != nil {
 		return nil, err
+	}
+	if ref.Name == tombstoneName {
+		return nil, errorf(InvalidArgument, "dataset name %q is reserved for the records of deleted versions", ref.Name)
 	}
 	names := []string{ref.Provider}
 	if ref.Provider == "" {
@@ -396,6 +562,9 @@ func (c *Client) ListDatasets(ctx context.Context, name string) ([]*Dataset, err
 			return nil, err
 		}
 		for _, in := range infos {
+			if in.Name == tombstoneName {
+				continue // deletion records are not datasets
+			}
 			d, err := c.datasetFromInfo(pn, in)
 			if err != nil {
 				return nil, err
@@ -499,26 +668,122 @@ func metaToLabels(md map[string]string) map[string]string {
 
 // Delete removes the version's bytes from its provider — the last step of a
 // data-deletion request, after the lineage impact query has named what was
-// derived from it. Models and deployments keep the residency constraints
-// recorded with them when they were made, so deleting data never loosens
-// what was derived from it.
+// derived from it.
+//
+// Deleting never loosens what was derived: before the bytes go, a deletion
+// record is written to the same store (an empty version of the reserved
+// dataset "tideline-deleted", holding the classification and residency
+// origins the version had at the end, tightenings included, with who
+// deleted it and when). Every later decision about something derived from
+// the version reads that record where it would have read the version, and
+// the version's name is never used again. When the record cannot be
+// written, nothing is deleted.
 func (d *Dataset) Delete(ctx context.Context) error {
 	if d == nil || d.c == nil {
 		return errorf(InvalidArgument, "dataset handle is not from a Client; use Client.GetDataset")
 	}
-	store, err := d.c.dataStore(d.Location.Provider)
+	c := d.c
+	store, err := c.dataStore(d.Location.Provider)
 	if err != nil {
 		return err
 	}
 	req := &Request{Action: ActionDatasetDelete, Target: fmtTarget("dataset", d.Name, d.Version), Location: d.Location, Dataset: d}
-	_, err = d.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
-		err := d.c.retry(ctx, func() error { return store.DeleteDataset(ctx, d.Name, d.Version) })
+	_, err = c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		var info *provider.DatasetInfo
+		err := c.retry(ctx, func() (err error) {
+			info, err = store.GetDataset(ctx, d.Name, d.Version)
+			return err
+		})
 		if provider.CodeOf(err) == NotFound {
 			// Gone already: by a try whose response was lost, or by another
-			// process. Either way the request is fulfilled.
+			// process. Either way the request is fulfilled, if a record
+			// of the deletion exists.
+			deleted, derr := c.wasDeleted(ctx, store, d.Name, d.Version)
+			if derr != nil {
+				return nil, derr
+			}
+			if !deleted {
+				return nil, errorf(NotFound, "dataset %s is gone, but not through Tideline: there is no deletion record keeping its residency", d.Ref())
+			}
+			return d, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		cur, err := c.datasetFromInfo(d.Location.Provider, info)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.writeTombstone(ctx, store, cur, req.Principal.ID, op.ID); err != nil {
+			return nil, fmt.Errorf("dataset %s: nothing was deleted: writing its deletion record: %w", d.Ref(), err)
+		}
+		err = c.retry(ctx, func() error { return store.DeleteDataset(ctx, d.Name, d.Version) })
+		if provider.CodeOf(err) == NotFound {
 			err = nil
 		}
 		return d, err
 	})
 	return err
+}
+
+// writeTombstone writes the deletion record of d; one that exists already
+// (a retried deletion) is kept.
+func (c *Client) writeTombstone(ctx context.Context, store provider.DataStore, d *Dataset, principal, opID string) error {
+	md := map[string]string{
+		metaClassification: d.Classification.String(),
+		metaTombstoneOf:    d.Name + "@" + d.Version,
+		metaDeletedAt:      c.opts.Now().UTC().Format(time.RFC3339),
+		metaPrincipal:      principal,
+		metaOperation:      opID,
+	}
+	if err := putOrigins(md, "the deletion record of dataset "+d.Ref().String(), origins(d.Origins)); err != nil {
+		return err
+	}
+	stripEmpty(md)
+	_, err := store.PutDataset(ctx, &provider.PutDatasetRequest{
+		Name: tombstoneName, Version: tombstoneVersion(d.Name, d.Version), Region: d.Location.Region,
+		Metadata: md, Content: provider.NewContent(strings.NewReader(""), nil),
+	})
+	if provider.CodeOf(err) == AlreadyExists {
+		return nil
+	}
+	return err
+}
+
+// versionLocks serialises the numbering of auto-versioned creates of one
+// name within a Client, so that concurrent creates take consecutive numbers
+// instead of racing for one.
+type versionLocks struct {
+	mu sync.Mutex
+	m  map[string]*versionLock
+}
+
+type versionLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (c *Client) lockVersions(kind, providerName, name string) (unlock func()) {
+	key := kind + " " + providerName + "/" + name
+	v := &c.versions
+	v.mu.Lock()
+	if v.m == nil {
+		v.m = make(map[string]*versionLock)
+	}
+	l := v.m[key]
+	if l == nil {
+		l = &versionLock{}
+		v.m[key] = l
+	}
+	l.refs++
+	v.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		v.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(v.m, key)
+		}
+		v.mu.Unlock()
+	}
 }

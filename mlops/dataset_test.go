@@ -190,7 +190,10 @@ func TestDatasetDelete(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, d.Delete(e.ctx))
-	require.Equal(t, 0, e.mem.Counts().Datasets)
+	require.Equal(t, 1, e.mem.Counts().Datasets, "the bytes are gone; the deletion record remains")
+	left, err := e.c.ListDatasets(e.ctx, "")
+	require.NoError(t, err)
+	require.Empty(t, left)
 	_, err = e.c.GetDataset(e.ctx, d.Ref())
 	requireCode(t, err, mlops.NotFound)
 	require.NoError(t, d.Delete(e.ctx), "deleting what is gone fulfils the request")

@@ -1,8 +1,13 @@
 package mlops
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tideline-ml/tideline/provider"
 
 	"github.com/tideline-ml/tideline/provider/memprovider"
 	"github.com/tideline-ml/tideline/residency"
@@ -23,9 +28,11 @@ func FuzzDecodeOrigins(f *testing.F) {
 	c := fuzzClient(f)
 	rule, _ := residency.DefaultRules().For(residency.Restricted)
 	f.Add(encodeOrigins(origins{{Artifact: "dataset azure/claims@1", Classification: residency.Restricted, Rule: rule.Name, Constraint: rule.Constraint}}))
-	f.Add(`[{"a":"x","c":"public","r":"r","k":"anywhere"}]`)
-	f.Add(`[{"a":"x","c":"secret","r":"r","k":"EEA"}]`)
-	f.Add(`[{"a":"x","c":"internal","r":"r","k":"EEA&EUDB,coreweave/EU-SOUTH-03"}]`)
+	f.Add(`[{"a":["x"],"c":"public","r":"r","k":"anywhere"}]`)
+	f.Add(`[{"a":["x"],"c":"secret","r":"r","k":"EEA"}]`)
+	f.Add(`[{"a":["x","y"],"c":"internal","r":"r","k":"EEA&EUDB,coreweave/EU-SOUTH-03"}]`)
+	f.Add(`[{"a":[],"c":"internal","r":"r","k":"EEA"}]`)
+	f.Add(`null`)
 	f.Add(`{}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		os, err := c.decodeOrigins(s)
@@ -42,38 +49,62 @@ func FuzzDecodeOrigins(f *testing.F) {
 		if origins(again).classification() != origins(os).classification() {
 			t.Fatal("classification changed across a round trip")
 		}
+		if len(again) != len(os) {
+			t.Fatalf("%d origins became %d across a round trip", len(os), len(again))
+		}
 	})
 }
 
-// Many origins are merged into one conservative entry: never looser.
-func TestEncodeOriginsBoundedNeverLooser(t *testing.T) {
+// Origins up to the budget are stored whole, split over metadata values,
+// and read back exactly; one byte more is refused, never cut or merged.
+func TestOriginsEncodingBoundary(t *testing.T) {
+	c := fuzzClient(t)
+	k := residency.MustParseConstraint("EEA")
+	mk := func(pad int) origins {
+		// One group: `[{"c":"restricted","r":"r","k":"EEA","a":["` + name + `"]}]`
+		base := len(encodeOrigins(origins{{Artifact: "", Classification: residency.Restricted, Rule: "r", Constraint: k}}))
+		return origins{{Artifact: strings.Repeat("a", pad-base), Classification: residency.Restricted, Rule: "r", Constraint: k}}
+	}
+	for _, size := range []int{provider.MaxMetaValueLen, provider.MaxMetaValueLen + 1, 2*provider.MaxMetaValueLen + 7, maxOriginsLen} {
+		os := mk(size)
+		require.Len(t, encodeOrigins(os), size)
+		md := map[string]string{}
+		require.NoError(t, putOrigins(md, "test", os), "size %d", size)
+		for key, v := range md {
+			require.LessOrEqual(t, len(v), provider.MaxMetaValueLen, "%s", key)
+		}
+		stripEmpty(md)
+		require.NoError(t, provider.ValidateMetadata("md", md))
+		back, err := c.readOrigins("x", md, "")
+		require.NoError(t, err, "size %d", size)
+		require.Equal(t, os[0].Artifact, back[0].Artifact)
+	}
+	md := map[string]string{}
+	err := putOrigins(md, "dataset claims@1", mk(maxOriginsLen+1))
+	require.Equal(t, InvalidArgument, Code(err), "%v", err)
+	require.Contains(t, err.Error(), "nothing was created")
+	require.Empty(t, md)
+
+	// A missing part fails closed.
+	md = map[string]string{}
+	require.NoError(t, putOrigins(md, "test", mk(2*provider.MaxMetaValueLen+7)))
+	delete(md, metaOrigins+"_1")
+	_, err = c.readOrigins("x", md, "")
+	require.Equal(t, DataLoss, Code(err), "%v", err)
+}
+
+// Many origins under few rules cost a name each, and encode in linear time.
+func TestEncodeOriginsGroupsByConstraint(t *testing.T) {
 	c := fuzzClient(t)
 	var os origins
-	countries := []string{"DE", "FR", "NL", "ES", "IT", "SE", "IE", "AT", "BE", "PL"}
-	for i := 0; i < 60; i++ {
-		k := residency.MustParseConstraint("EEA")
-		if i%7 == 0 {
-			k = residency.MustParseConstraint(countries[i%len(countries)] + "," + countries[(i+3)%len(countries)])
-		}
-		os = append(os, Origin{Artifact: "dataset azure/a-long-dataset-name-number@" + strings.Repeat("9", 5) + string(rune('a'+i%26)), Classification: residency.Confidential, Rule: "confidential→EU/EEA, UK, CH", Constraint: k})
+	for i := 0; i < 100; i++ {
+		os = append(os, Origin{Artifact: fmt.Sprintf("dataset azure/shard-%03d@1", i), Classification: residency.Restricted, Rule: "inherited", Constraint: residency.MustParseConstraint("EEA")})
 	}
 	enc := encodeOrigins(os)
-	if len(enc) > 2048 {
-		t.Fatalf("encoded origins take %d bytes", len(enc))
-	}
+	require.Less(t, len(enc), 3000, "100 inputs under one rule: %d bytes", len(enc))
 	back, err := c.decodeOrigins(enc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(back) >= len(os) {
-		t.Fatalf("expected a merged tail, got %d entries", len(back))
-	}
-	if !origins(back).constraint().Equal(os.constraint()) {
-		t.Fatalf("merging changed the constraint: %s, want %s", origins(back).constraint(), os.constraint())
-	}
-	if !strings.Contains(back[len(back)-1].Artifact, "more upstream artifacts") {
-		t.Fatalf("last entry %q is not the merged tail", back[len(back)-1].Artifact)
-	}
+	require.NoError(t, err)
+	require.Equal(t, os, back)
 }
 
 func FuzzSplitRefs(f *testing.F) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/url"
 	"strings"
 	"time"
 
@@ -40,9 +41,15 @@ type ModelVersion struct {
 	SourceJob, TrainedBy string
 	// RegisteredBy is the principal that registered the version.
 	RegisteredBy string
-	// Origins are the residency constraints inherited from every dataset
-	// upstream; Constraint is where they overlap, and Classification the
-	// most sensitive of them. A deployment must sit inside Constraint.
+	// DerivedFrom are the datasets named by RegisterOptions.DerivedFrom.
+	DerivedFrom []DatasetRef
+	// Origins are the residency constraints recorded with the version: one
+	// per dataset its job read or it names in DerivedFrom, as they were at
+	// registration, or the restricted origin of an artifact Tideline could
+	// not trace. Constraint is where what binds it now overlaps, and
+	// Classification the most sensitive of that; every decision reads the
+	// upstream datasets again, so a later tightening binds too. A
+	// deployment must sit inside Constraint.
 	Origins        []Origin
 	Constraint     residency.Constraint
 	Classification residency.Classification
@@ -72,7 +79,13 @@ func (c *Client) Models(providerName string) *ModelRegistry {
 type ModelSource struct {
 	// Job is a TrainJob ID; the artifact is the job's output.
 	Job string
-	// ArtifactURI is used when Job is empty.
+	// ArtifactURI is used when Job is empty. A URI inside the output of a
+	// job of this Client's providers (its OutputURI or a path below it)
+	// resolves to that job: the version gets the job's origins and its
+	// trainer, as with Job. Any other URI cannot be traced, so the version
+	// is treated as restricted data unless RegisterOptions.DerivedFrom names
+	// the datasets it was made from. The URI must not carry credentials:
+	// one with user information or a query string is refused.
 	ArtifactURI string
 }
 
@@ -83,9 +96,10 @@ type RegisterOptions struct {
 	Framework string
 	Metrics   map[string]float64
 	Tags      map[string]string
-	// DerivedFrom names the datasets a model from an ArtifactURI was
-	// trained on, so that it inherits their constraints. A model from a Job
-	// inherits its inputs' constraints without this.
+	// DerivedFrom names the datasets a model was trained on, so that it
+	// inherits their constraints, and so that lineage links them to it. A
+	// model from a Job inherits its inputs' constraints without this; one
+	// from an ArtifactURI Tideline cannot trace is restricted without it.
 	DerivedFrom []DatasetRef
 }
 
@@ -104,6 +118,11 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 	}
 	if (src.Job == "") == (src.ArtifactURI == "") {
 		return nil, errorf(InvalidArgument, "model %q: ModelSource needs exactly one of Job and ArtifactURI", model)
+	}
+	if src.ArtifactURI != "" {
+		if err := validateArtifactURI(model, src.ArtifactURI); err != nil {
+			return nil, err
+		}
 	}
 	if err := provider.ValidateMetadata("model tags", opts.Tags); err != nil {
 		return nil, err
@@ -139,18 +158,43 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 		mv.ArtifactURI = job.OutputURI
 		mv.SourceJob, mv.TrainedBy = job.ID, job.SubmittedBy
 	}
-	var os origins
+	var from origins
 	if job != nil {
-		os = os.merge(job.Origins...)
+		from = from.merge(job.Origins...)
+	} else {
+		traced, untraced, err := r.c.traceArtifact(ctx, model, src.ArtifactURI)
+		if err != nil {
+			return nil, err
+		}
+		if traced != nil {
+			if traced.originsErr != nil {
+				return nil, traced.originsErr
+			}
+			job = traced
+			mv.SourceJob, mv.TrainedBy = traced.ID, traced.SubmittedBy
+			from = from.merge(traced.Origins...)
+		} else if len(opts.DerivedFrom) == 0 {
+			// Nothing says where the artifact's data came from: it is
+			// treated as the most sensitive data could be.
+			from = from.merge(untraced)
+		}
 	}
+	known := map[string]origins{}
 	for i, ref := range opts.DerivedFrom {
 		d, err := r.c.GetDataset(ctx, ref)
 		if err != nil {
 			return nil, fmt.Errorf("model %q DerivedFrom[%d]: %w", model, i, err)
 		}
-		os = os.merge(d.Origins...)
+		a := datasetArtifact(d.Location.Provider, d.Name, d.Version)
+		known[a] = d.Origins
+		from = from.merge(Origin{Artifact: a})
+		mv.DerivedFrom = append(mv.DerivedFrom, d.Ref())
 	}
-	mv.Origins, mv.Constraint, mv.Classification = os, os.constraint(), os.classification()
+	recorded, os, err := r.c.inheritAll(ctx, from, known)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", model, err)
+	}
+	mv.Origins, mv.Constraint, mv.Classification = recorded, os.constraint(), os.classification()
 	req := &Request{Action: ActionModelRegister, Target: fmtTarget("model", model), Location: loc, Model: mv, Origins: os}
 	if job != nil {
 		req.Job = &job.Spec
@@ -161,9 +205,12 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 			md[metaSourceJob] = job.ID
 			md[metaTrainedBy] = job.SubmittedBy
 		}
-		if len(os) > 0 {
-			md[metaOrigins] = encodeOrigins(os)
-			md[metaConstraint] = mv.Constraint.Encode()
+		if err := putOrigins(md, "model "+model, recorded); err != nil {
+			return nil, err
+		}
+		stripEmpty(md)
+		if len(mv.DerivedFrom) > 0 {
+			md[metaDerivedFrom] = joinRefs(mv.DerivedFrom)
 		}
 		// Pick the next number; on a race another caller took it, so try
 		// the one after. A lost response shows up as AlreadyExists for our
@@ -214,9 +261,9 @@ func (r *ModelRegistry) nextVersion(ctx context.Context, reg provider.Registry, 
 }
 
 func (r *ModelRegistry) fromInfo(providerName string, in *provider.ModelVersionInfo) (*ModelVersion, error) {
-	os, err := r.c.decodeOrigins(in.Metadata[metaOrigins])
+	os, err := r.c.readOrigins("model "+providerName+"/"+in.Model+"@"+in.Version, in.Metadata, "")
 	if err != nil {
-		return nil, errorf(DataLoss, "model %s version %s carries residency metadata that does not parse (%v); it cannot be used until its %s metadata is repaired", in.Model, in.Version, err, metaOrigins)
+		return nil, err
 	}
 	return &ModelVersion{
 		Model: in.Model, Version: in.Version,
@@ -227,6 +274,7 @@ func (r *ModelRegistry) fromInfo(providerName string, in *provider.ModelVersionI
 		TrainedBy:      in.Metadata[metaTrainedBy],
 		RegisteredBy:   in.Metadata[metaPrincipal],
 		Origins:        os,
+		DerivedFrom:    splitRefs(in.Metadata[metaDerivedFrom]),
 		Constraint:     origins(os).constraint(),
 		Classification: origins(os).classification(),
 		Created:        in.Created,
@@ -396,4 +444,58 @@ func (r *ModelRegistry) review(ctx context.Context, model, version string, to Ap
 		return nil, err
 	}
 	return res.(*ModelVersion), nil
+}
+
+// traceArtifact finds the job whose output holds uri. When none does, it
+// returns the origin of an untraceable artifact: restricted, the strictest
+// classification. Two jobs with different trainers writing to the same
+// place make the URI ambiguous: separation of duties could not know who
+// trained it.
+func (c *Client) traceArtifact(ctx context.Context, model, uri string) (*TrainJob, Origin, error) {
+	jobs, err := c.ListJobs(ctx)
+	if err != nil {
+		return nil, Origin{}, fmt.Errorf("model %q: looking for the job that wrote %s: %w", model, uri, err)
+	}
+	var found *TrainJob
+	for _, j := range jobs {
+		out := strings.TrimSuffix(j.OutputURI, "/")
+		if out == "" || (uri != out && !strings.HasPrefix(uri, out+"/")) {
+			continue
+		}
+		if found != nil && found.SubmittedBy != j.SubmittedBy {
+			return nil, Origin{}, errorf(FailedPrecondition, "model %q: %s lies in the outputs of jobs %s and %s, submitted by different principals; register it from the job that produced it (ModelSource.Job)", model, uri, found.ID, j.ID)
+		}
+		if found == nil || len(j.OutputURI) > len(found.OutputURI) {
+			if found != nil {
+				j.Origins = origins(j.Origins).merge(found.Origins...)
+			}
+			found = j
+		} else {
+			found.Origins = origins(found.Origins).merge(j.Origins...)
+		}
+	}
+	if found != nil {
+		if found.State != JobSucceeded {
+			return nil, Origin{}, errorf(FailedPrecondition, "model %q: %s is the output of job %s, which is %s; register it once the job succeeded", model, uri, found.ID, found.State)
+		}
+		return found, Origin{}, nil
+	}
+	rule, err := c.opts.Rules.For(residency.Restricted)
+	if err != nil {
+		return nil, Origin{}, errorf(InvalidArgument, "model %q: %v", model, err)
+	}
+	return nil, Origin{Artifact: "artifact " + uri, Classification: residency.Restricted, Rule: rule.Name + " (untraced artifact)", Constraint: rule.Constraint}, nil
+}
+
+// validateArtifactURI refuses a URI that is not absolute or that could carry
+// a credential, without echoing it.
+func validateArtifactURI(model, uri string) error {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "" && u.Path == "") {
+		return errorf(InvalidArgument, "model %q: ArtifactURI is not an absolute URI (scheme://location/path)", model)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(uri, " \t\r\n") {
+		return errorf(InvalidArgument, "model %q: ArtifactURI carries user information, a query string, a fragment or white space; registries keep the URI in the clear, so pass it without credentials (grant the registry access instead)", model)
+	}
+	return nil
 }

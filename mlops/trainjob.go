@@ -162,7 +162,11 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 
 	inputs := make([]*Dataset, len(spec.Inputs))
 	resolved := make([]provider.JobInput, len(spec.Inputs))
-	var os origins
+	// The caller's spec is theirs: one spec may be submitted from several
+	// goroutines, so the resolved inputs go into a copy.
+	spec.Inputs = slices.Clone(spec.Inputs)
+	known := make(map[string]origins, len(spec.Inputs))
+	var recorded origins
 	for i, in := range spec.Inputs {
 		d, err := c.GetDataset(ctx, in.Dataset)
 		if err != nil {
@@ -170,8 +174,13 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 		}
 		spec.Inputs[i].Dataset.Provider = d.Location.Provider
 		inputs[i] = d
-		os = os.merge(d.Origins...)
+		known[datasetArtifact(d.Location.Provider, d.Name, d.Version)] = d.Origins
+		recorded = recorded.merge(Origin{Artifact: datasetArtifact(d.Location.Provider, d.Name, d.Version)})
 		resolved[i] = provider.JobInput{Name: in.Name, URI: d.URI, Digest: d.Digest, Dataset: d.Name, Version: d.Version}
+	}
+	recorded, os, err := c.inheritAll(ctx, recorded, known)
+	if err != nil {
+		return nil, fmt.Errorf("job inputs: %w", err)
 	}
 
 	digest := specDigest(&spec, resolved)
@@ -209,9 +218,10 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 		if parent, ok := ctx.Value(parentRunKey{}).([2]string); ok {
 			ps.Metadata[metaParentRun], ps.Metadata[metaParentJob] = parent[0], parent[1]
 		}
-		if len(os) > 0 {
-			ps.Metadata[metaOrigins] = encodeOrigins(os)
+		if err := putOrigins(ps.Metadata, "job "+name, recorded); err != nil {
+			return nil, err
 		}
+		stripEmpty(ps.Metadata)
 		if err := c.grantInputs(ctx, loc.Provider, ps, inputs); err != nil {
 			return nil, err
 		}
@@ -424,9 +434,9 @@ func (j *TrainJob) update(providerName string, in *provider.JobInfo) {
 	j.SubmittedBy = s.Metadata[metaSubmitter]
 	j.ParentRun, j.ParentJob = s.Metadata[metaParentRun], s.Metadata[metaParentJob]
 	j.revision = in.Revision
-	os, err := j.c.decodeOrigins(s.Metadata[metaOrigins])
+	os, err := j.c.readOrigins("job "+j.ID, s.Metadata, "")
 	if err != nil {
-		j.originsErr = errorf(DataLoss, "job %s carries residency metadata that does not parse (%v); what it produced cannot be registered", j.ID, err)
+		j.originsErr = fmt.Errorf("what job %s produced cannot be registered: %w", j.ID, err)
 	}
 	j.Origins, j.Classification = os, origins(os).classification()
 }
