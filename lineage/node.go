@@ -61,13 +61,14 @@ func (k *Kind) UnmarshalText(b []byte) error {
 // from the upstream node to the downstream one.
 type EdgeKind uint8
 
-// Edge kinds. Each one fits exactly one pair of node kinds (produced fits
-// two), so the kind of an edge always follows from its endpoints; it is
-// still spelled out by callers so that a reversed edge is caught.
+// Edge kinds. Each one fits exactly one pair of node kinds (produced and
+// derived fit two), so the kind of an edge always follows from its
+// endpoints; it is still spelled out by callers so that a reversed edge is
+// caught.
 const (
 	EdgeConsumed   EdgeKind = iota + 1 // dataset → job: the job read the dataset
 	EdgeProduced                       // job → dataset or model: the job wrote it
-	EdgeDerived                        // dataset → dataset: the target was made from the source
+	EdgeDerived                        // dataset → dataset or model: the target was made from the source
 	EdgeDeployedAs                     // model → deployment: the deployment serves the model
 )
 
@@ -113,7 +114,7 @@ func edgeKindFor(from, to Kind) EdgeKind {
 		return EdgeConsumed
 	case from == KindJob && (to == KindDataset || to == KindModel):
 		return EdgeProduced
-	case from == KindDataset && to == KindDataset:
+	case from == KindDataset && (to == KindDataset || to == KindModel):
 		return EdgeDerived
 	case from == KindModel && to == KindDeployment:
 		return EdgeDeployedAs
@@ -129,7 +130,7 @@ func edgeRule(k EdgeKind) string {
 	case EdgeProduced:
 		return "from a job to the dataset or model it wrote"
 	case EdgeDerived:
-		return "from a source dataset to the dataset made from it"
+		return "from a source dataset to the dataset or model made from it"
 	case EdgeDeployedAs:
 		return "from a model to the deployment serving it"
 	}

@@ -3,6 +3,7 @@ package mlops
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/tideline-ml/tideline/audit"
@@ -92,8 +93,8 @@ func (h *AuditHook) record(ctx context.Context, op *Operation) audit.Record {
 	return r
 }
 
-func (h *AuditHook) scrub(s string) string {
-	return audit.Redact(lineage.ScrubCredentials(s), h.opts.Secrets...)
+func (h *AuditHook) scrub(s string, op *Operation) string {
+	return audit.Redact(lineage.ScrubCredentials(s), append(slices.Clip(h.opts.Secrets), op.Secrets...)...)
 }
 
 // Before writes the decision. A denied call's record is its only one.
@@ -112,7 +113,7 @@ func (h *AuditHook) Before(ctx context.Context, op *Operation) error {
 		r.Outcome = audit.OutcomePending
 	}
 	for _, reason := range op.Decision.Reasons {
-		r.Reasons = append(r.Reasons, audit.Reason{Rule: reason.Rule, Message: h.scrub(reason.Message)})
+		r.Reasons = append(r.Reasons, audit.Reason{Rule: reason.Rule, Message: h.scrub(reason.Message, op)})
 	}
 	if _, err := h.log.Append(ctx, r); err != nil {
 		return errorf(Unavailable, "audit log cannot record %s of %s, so it was not done: %w", op.Request.Action, op.Request.Target, err)
@@ -129,7 +130,7 @@ func (h *AuditHook) After(ctx context.Context, op *Operation) {
 	r.Outcome = audit.OutcomeOK
 	if op.Err != nil {
 		r.Outcome = audit.OutcomeError
-		r.Error = h.scrub(fmt.Sprintf("%s: %v", Code(op.Err), op.Err))
+		r.Error = h.scrub(fmt.Sprintf("%s: %v", Code(op.Err), op.Err), op)
 	}
 	if _, err := h.log.Append(ctx, r); err != nil {
 		h.mu.Lock()

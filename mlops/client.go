@@ -113,6 +113,7 @@ type Client struct {
 	names     []string // sorted provider names
 	opts      ClientOptions
 	versions  versionLocks
+	secrets   knownSecrets
 }
 
 // NewClient returns a Client over the given providers.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
 )
 
@@ -38,6 +39,13 @@ type Operation struct {
 	Err      error
 	Result   any
 	Finished time.Time
+
+	// Secrets are the secret values the call handed to a provider (a job's
+	// secret environment variables, read grants). The Client redacts them,
+	// and every other secret it handed out, from Err and from what it
+	// returns; a hook that writes text from elsewhere about the operation
+	// should redact them too.
+	Secrets []audit.Secret
 }
 
 // govern runs one mutating call through the gate: policy decision, hooks,
@@ -84,6 +92,7 @@ func (c *Client) govern(ctx context.Context, req *Request, do func(ctx context.C
 		op.Err = &PolicyError{Action: req.Action, Target: req.Target, Reasons: op.Decision.Reasons}
 	} else {
 		op.Result, op.Err = do(ctx, op)
+		op.Err = c.redactError(op.Err, op.Secrets...)
 	}
 	c.after(ctx, op, ran)
 	return op.Result, op.Err

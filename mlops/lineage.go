@@ -230,6 +230,17 @@ func (r *LineageRecorder) model(ctx context.Context, mv *ModelVersion) error {
 	if err := r.store.AddNode(ctx, lineage.Node{Kind: lineage.KindModel, ID: id, Attrs: map[string]string{"region": mv.Location.Region, "constraint": mv.Constraint.Encode()}}); err != nil {
 		return err
 	}
+	// The datasets it names: residency binds the model to them, so the
+	// impact of a deletion request must reach it through them too.
+	for _, p := range mv.DerivedFrom {
+		parent, err := r.store.Node(ctx, DatasetNodeID(p))
+		if err != nil {
+			return fmt.Errorf("recording model %s version %s derived from %s: %w", mv.Model, mv.Version, p, err)
+		}
+		if err := r.store.AddEdge(ctx, lineage.Edge{From: parent.ID, To: id, Kind: lineage.EdgeDerived}); err != nil {
+			return err
+		}
+	}
 	if mv.SourceJob == "" {
 		return nil
 	}

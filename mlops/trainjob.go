@@ -222,8 +222,18 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 			return nil, err
 		}
 		stripEmpty(ps.Metadata)
+		for _, k := range sortedKeys(ps.SecretEnv) {
+			op.Secrets = append(op.Secrets, ps.SecretEnv[k])
+		}
+		c.secrets.add(c.opts.Now(), time.Time{}, op.Secrets...)
 		if err := c.grantInputs(ctx, loc.Provider, ps, inputs); err != nil {
 			return nil, err
+		}
+		for _, in := range ps.Inputs {
+			if !in.Grant.IsZero() {
+				op.Secrets = append(op.Secrets, in.Grant.URL)
+				c.secrets.add(c.opts.Now(), in.Grant.Expires, in.Grant.URL)
+			}
 		}
 		var info *provider.JobInfo
 		err := c.retry(ctx, func() (err error) {
@@ -428,7 +438,7 @@ func (j *TrainJob) update(providerName string, in *provider.JobInfo) {
 		Inputs: inputs, OutputURI: s.OutputURI, MaxDuration: s.MaxDuration, Retries: s.MaxRetries,
 	}
 	j.Inputs = s.Inputs
-	j.State, j.Message, j.Progress, j.Attempts = in.State, in.Message, in.Progress, in.Attempts
+	j.State, j.Message, j.Progress, j.Attempts = in.State, j.c.redact(in.Message, jobSecrets(&s)...), in.Progress, in.Attempts
 	j.OutputURI = in.OutputURI
 	j.Created, j.Started, j.Finished = in.Created, in.Started, in.Finished
 	j.SubmittedBy = s.Metadata[metaSubmitter]
@@ -614,4 +624,20 @@ func (c *Client) ListJobs(ctx context.Context) ([]*TrainJob, error) {
 		}
 	}
 	return out, nil
+}
+
+// jobSecrets are the secret values a job spec carries: its secret
+// environment and its inputs' read grants. A job's message (its own output,
+// a provider's error) may echo them.
+func jobSecrets(s *provider.JobSpec) []audit.Secret {
+	var out []audit.Secret
+	for _, v := range s.SecretEnv {
+		out = append(out, v)
+	}
+	for _, in := range s.Inputs {
+		if !in.Grant.IsZero() {
+			out = append(out, in.Grant.URL)
+		}
+	}
+	return out
 }

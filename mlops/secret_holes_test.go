@@ -1,0 +1,66 @@
+package mlops_test
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tideline-ml/tideline/audit"
+	"github.com/tideline-ml/tideline/lineage"
+	"github.com/tideline-ml/tideline/mlops"
+	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/provider/memprovider"
+)
+
+// 19. A secret the Client handed to a provider never comes back out of it:
+// not in errors, job messages, audit records or lineage events, even when
+// a provider or the job itself echoes the bare value, with no name beside
+// it that a pattern could catch.
+func TestSecretsEchoedByProviderReachAuditAndLineage(t *testing.T) {
+	const token = "hf-Q2hhbmdlTWUtbm90LWEtcmVhbC10b2tlbg"
+	sink := audit.NewMemorySink()
+	log, err := audit.New(context.Background(), sink, nil)
+	require.NoError(t, err)
+	hook, err := mlops.NewAuditHook(log, nil)
+	require.NoError(t, err)
+	var events bytes.Buffer
+	em, err := lineage.NewEmitter(lineage.NewWriterTransport(&events), nil)
+	require.NoError(t, err)
+	rec, err := mlops.NewLineageRecorder(lineage.NewGraph(nil), &mlops.LineageOptions{Emitter: em})
+	require.NoError(t, err)
+	e := newEnv(t, &mlops.ClientOptions{Hooks: []mlops.Hook{hook, rec}}, nil)
+	claims := e.dataset("claims", "1", "rows")
+
+	spec := jobSpec(claims)
+	spec.SecretEnv = map[string]audit.Secret{"HF_TOKEN": audit.NewSecret(token)}
+
+	// A provider error that echoes the value, bare and URL-encoded.
+	e.mem.InjectFault(memprovider.Fault{Op: "SubmitJob", Nth: 1,
+		Err: provider.Errorf(provider.InvalidArgument, "registry refused credential %s (encoded %s)", token, url.QueryEscape(token+"/x"))})
+	_, err = e.c.SubmitJob(e.ctx, spec)
+	require.Error(t, err)
+	require.Equal(t, mlops.InvalidArgument, mlops.Code(err), "the code survives redaction")
+	require.NotContains(t, err.Error(), token)
+	require.NotContains(t, err.Error(), url.QueryEscape(token))
+
+	// A job whose own output echoes it.
+	job, err := e.c.SubmitJob(e.ctx, spec)
+	require.NoError(t, err)
+	require.NoError(t, e.mem.StartJob(job.Name))
+	require.NoError(t, e.mem.FailJob(job.Name, "login with "+token+" failed"))
+	werr := job.Wait(e.ctx, nil)
+	require.Error(t, werr)
+	require.NotContains(t, werr.Error(), token)
+	require.NotContains(t, job.Message, token)
+	require.Contains(t, job.Message, "login with")
+
+	dump := string(sink.Bytes())
+	require.Contains(t, dump, "registry refused credential")
+	require.NotContains(t, dump, token)
+	require.NotContains(t, dump, url.QueryEscape(token))
+	require.NotContains(t, events.String(), token)
+	require.Contains(t, events.String(), "login with")
+}
