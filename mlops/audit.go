@@ -37,6 +37,7 @@ type AuditOptions struct {
 type AuditHook struct {
 	log  *audit.Log
 	opts AuditOptions
+	sink *audit.MemorySink // set by NewMemoryAuditHook
 
 	mu  sync.Mutex
 	err error
@@ -53,6 +54,13 @@ func NewAuditHook(log *audit.Log, opts *AuditOptions) (*AuditHook, error) {
 	}
 	return h, nil
 }
+
+// Log returns the audit log the hook writes to.
+func (h *AuditHook) Log() *audit.Log { return h.log }
+
+// MemorySink returns the sink of a hook from NewMemoryAuditHook, nil for
+// any other.
+func (h *AuditHook) MemorySink() *audit.MemorySink { return h.sink }
 
 // Err returns the first failure to write an outcome record, or nil.
 func (h *AuditHook) Err() error {
@@ -86,6 +94,9 @@ func (h *AuditHook) record(ctx context.Context, op *Operation) audit.Record {
 	if os := origins(req.Origins); len(os) > 0 {
 		attrs["classification"] = os.classification().String()
 		attrs["constraint"] = os.constraint().Encode()
+	}
+	if op.Decision.Permissive {
+		attrs["policy"] = "permissive"
 	}
 	if len(attrs) > 0 {
 		r.Attrs = attrs

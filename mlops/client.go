@@ -58,7 +58,9 @@ type ClientOptions struct {
 	Principal Principal
 
 	// Policy decides every mutating call, after the residency rules. Nil
-	// adds no rules beyond residency.
+	// means DefaultPolicy(): approved models before traffic, separation of
+	// duties, images pinned by digest. Permissive() relaxes it, on the
+	// record.
 	Policy *Policy
 
 	// Catalog resolves the providers' regions to countries and
@@ -74,6 +76,9 @@ type ClientOptions struct {
 
 	// Hooks see every governed call before the provider is called and after
 	// it returns, in order. The audit log and the lineage recorder are hooks.
+	// A call on confidential or restricted data needs an AuditHook among
+	// them (NewAuditHook; NewMemoryAuditHook in tests): without one it
+	// fails with FailedPrecondition and nothing is done.
 	Hooks []Hook
 
 	// Retry bounds the retries of a provider call that failed with
@@ -178,6 +183,9 @@ func NewClient(providers Providers, opts *ClientOptions) (*Client, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Policy == nil {
+		o.Policy = DefaultPolicy()
 	}
 	if o.Catalog == nil {
 		o.Catalog = residency.DefaultCatalog()

@@ -14,8 +14,12 @@ import (
 func Example() {
 	ctx := context.Background()
 	mem := memprovider.New(nil)
+	// No Policy: the default one (approved models before traffic, separation
+	// of duties, images pinned by digest). Restricted data needs an audit
+	// hook; in a test or an experiment an in-memory log is one line.
 	c, err := mlops.NewClient(mlops.Providers{"lab": mem}, &mlops.ClientOptions{
 		Principal: mlops.Principal{ID: "alice@example.com"},
+		Hooks:     []mlops.Hook{mlops.NewMemoryAuditHook()},
 	})
 	if err != nil {
 		panic(err)
@@ -31,7 +35,7 @@ func Example() {
 
 	job, err := c.SubmitJob(ctx, mlops.TrainJobSpec{
 		Name: "fraud", Location: mlops.Location{Provider: "lab", Region: "EU-SOUTH-03"},
-		Image:  "registry.example/ml/train:1",
+		Image:  "registry.example/ml/train@sha256:0d5e1bc0a6b3c4f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6",
 		GPU:    mlops.GPURequest{Type: "H100", Count: 8},
 		Inputs: []mlops.JobInput{{Name: "claims", Dataset: claims.Ref()}},
 	})
@@ -61,7 +65,7 @@ func Example() {
 func ExampleEndpoint_Rollout() {
 	ctx := context.Background()
 	c, _ := mlops.NewClient(mlops.Providers{"lab": memprovider.New(nil)},
-		&mlops.ClientOptions{Principal: mlops.Principal{ID: "alice@example.com"}})
+		&mlops.ClientOptions{Principal: mlops.Principal{ID: "alice@example.com"}, Hooks: []mlops.Hook{mlops.NewMemoryAuditHook()}})
 	reg := c.Models("")
 	register := func() *mlops.ModelVersion {
 		mv, _ := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://lab/artifacts/fraud"},
@@ -124,14 +128,18 @@ func ExamplePolicyError() {
 func Example_residency() {
 	ctx := context.Background()
 	mem := memprovider.New(nil)
-	c, _ := mlops.NewClient(mlops.Providers{"lab": mem}, &mlops.ClientOptions{Principal: mlops.Principal{ID: "alice@example.com"}})
+	c, _ := mlops.NewClient(mlops.Providers{"lab": mem}, &mlops.ClientOptions{
+		Principal: mlops.Principal{ID: "alice@example.com"},
+		Hooks:     []mlops.Hook{mlops.NewMemoryAuditHook()},
+	})
 
 	claims, _ := c.CreateDataset(ctx, "claims", "1", strings.NewReader("id,amount\n"),
 		&mlops.CreateDatasetOptions{Location: mlops.Location{Region: "westeurope"}, Classification: residency.Restricted})
 	fmt.Println(claims.Ref(), "may live in", claims.Constraint)
 
 	job, _ := c.SubmitJob(ctx, mlops.TrainJobSpec{Name: "fraud", Location: mlops.Location{Region: "EU-SOUTH-03"},
-		Image: "registry.example/ml/train:1", Inputs: []mlops.JobInput{{Name: "claims", Dataset: claims.Ref()}}})
+		Image:  "registry.example/ml/train@sha256:0d5e1bc0a6b3c4f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6",
+		Inputs: []mlops.JobInput{{Name: "claims", Dataset: claims.Ref()}}})
 	_ = mem.StartJob(job.Name)
 	_ = mem.CompleteJob(job.Name, "")
 	_ = job.Wait(ctx, nil)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/residency"
 )
 
 // Hook observes governed calls. Before runs after the policy decided and
@@ -78,6 +79,10 @@ func (c *Client) govern(ctx context.Context, req *Request, do func(ctx context.C
 	op.Decision = c.opts.Policy.decide(ctx, req, residencyReasons(req, nil))
 	if ctx.Value(dryRunKey{}) != nil {
 		return nil, &DryRunResult{Request: req, Decision: op.Decision}
+	}
+	if class := requestClass(req); class >= residency.Confidential && !c.audited() {
+		return nil, errorf(FailedPrecondition, "%s of %s touches %s data, and this Client has no audit hook: add one to ClientOptions.Hooks with mlops.NewAuditHook (mlops.NewMemoryAuditHook() in tests); nothing was done",
+			req.Action, req.Target, class)
 	}
 	ran := 0
 	for _, h := range c.opts.Hooks {

@@ -288,6 +288,7 @@ func TestHoldClassifications(t *testing.T) {
 	c, err := mlops.NewClient(mlops.Providers{"azure": azure, "coreweave": cw}, &mlops.ClientOptions{
 		Principal: alice,
 		Policy:    mlops.NewPolicy(mlops.HoldClassifications("coreweave", residency.Confidential)),
+		Hooks:     []mlops.Hook{mlops.NewMemoryAuditHook()},
 	})
 	require.NoError(t, err)
 	ctx := t.Context()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,6 +41,15 @@ func newEnvOver(t testing.TB, mem *memprovider.Provider, opts *mlops.ClientOptio
 	}
 	if o.Principal.ID == "" {
 		o.Principal = alice
+	}
+	// Most tests are about one mechanism, not the default rules: they run
+	// permissive unless they give a policy (TestDefaultPolicy* test the
+	// default), and with an in-memory audit log unless they give one.
+	if o.Policy == nil {
+		o.Policy = mlops.Permissive()
+	}
+	if !slices.ContainsFunc(o.Hooks, func(h mlops.Hook) bool { _, ok := h.(*mlops.AuditHook); return ok }) {
+		o.Hooks = append(slices.Clip(o.Hooks), mlops.NewMemoryAuditHook())
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = time.Millisecond

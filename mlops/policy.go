@@ -117,17 +117,21 @@ type Decision struct {
 	// allowed and WouldDeny is set.
 	Reasons   []Reason
 	WouldDeny bool
+	// Permissive is set when the decision was made under Permissive: the
+	// default rules were relaxed on purpose.
+	Permissive bool
 }
 
 // Policy is the gate every mutating call passes, after the residency rules
 // that every Client applies. It holds rules and asks each of them, so a
-// denial lists every reason. The zero Policy and a nil *Policy add no rules
-// and enforce.
+// denial lists every reason. A Client given no Policy uses DefaultPolicy;
+// the zero Policy adds no rules and enforces.
 //
 // A Policy is immutable once built and safe for concurrent use.
 type Policy struct {
-	rules []Rule
-	mode  Mode
+	rules      []Rule
+	mode       Mode
+	permissive bool
 }
 
 // NewPolicy returns a policy of the given rules, asked in order.
@@ -147,7 +151,7 @@ func (p *Policy) Rules() []Rule {
 func (p *Policy) WithMode(m Mode) *Policy {
 	q := &Policy{mode: m}
 	if p != nil {
-		q.rules = p.rules
+		q.rules, q.permissive = p.rules, p.permissive
 	}
 	return q
 }
@@ -173,13 +177,14 @@ func (p *Policy) decide(ctx context.Context, req *Request, reasons []Reason) Dec
 			reasons = append(reasons, r.Evaluate(ctx, req)...)
 		}
 	}
+	permissive := p != nil && p.permissive
 	if len(reasons) == 0 {
-		return Decision{Allowed: true}
+		return Decision{Allowed: true, Permissive: permissive}
 	}
 	if p.Mode() == AuditOnly {
-		return Decision{Allowed: true, Reasons: reasons, WouldDeny: true}
+		return Decision{Allowed: true, Reasons: reasons, WouldDeny: true, Permissive: permissive}
 	}
-	return Decision{Reasons: reasons}
+	return Decision{Reasons: reasons, Permissive: permissive}
 }
 
 // AllowProviders allows actions only on the named providers (the names given

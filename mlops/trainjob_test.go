@@ -16,7 +16,7 @@ import (
 )
 
 func jobSpec(inputs ...*mlops.Dataset) mlops.TrainJobSpec {
-	s := mlops.TrainJobSpec{Name: "fraud", Location: euGPU, Image: "registry.example/ml/train:1",
+	s := mlops.TrainJobSpec{Name: "fraud", Location: euGPU, Image: pinnedImage,
 		Command: []string{"python", "train.py"}, GPU: mlops.GPURequest{Type: "H100", Count: 8}}
 	for _, d := range inputs {
 		s.Inputs = append(s.Inputs, mlops.JobInput{Name: "train", Dataset: d.Ref()})
@@ -220,3 +220,7 @@ func TestLogsUnimplemented(t *testing.T) {
 type noLogs struct{ *memprovider.Provider }
 
 func (noLogs) JobLogs() {} // shadows JobLogger
+
+// pinnedImage is an image reference pinned by digest, as the default policy
+// asks.
+const pinnedImage = "registry.example/ml/train@sha256:0d5e1bc0a6b3c4f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6"

@@ -124,13 +124,13 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	c, err := mlops.NewClient(mlops.Providers{"azure": azure, "coreweave": coreweave}, &mlops.ClientOptions{
 		Principal: mlops.Principal{ID: "alice@bank.example", Team: "fraud-ml"},
 		// Residency needs no rule here: restricted data stays in the EU/EEA
-		// by default.
-		Policy: mlops.NewPolicy(
+		// by default. The default policy (approved models before traffic,
+		// separation of duties, images pinned by digest) is kept, with two
+		// rules of the bank's own added.
+		Policy: mlops.NewPolicy(append(mlops.DefaultPolicyRules(),
 			mlops.AllowImages(true, "registry.example/ml/"),
-			mlops.RequireApprovedModels(),
-			mlops.SeparateDuties(),
 			mlops.MaxTrafficStep(50),
-		),
+		)...),
 		Hooks:        []mlops.Hook{auditHook, recorder, tally},
 		PollInterval: 10 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond,
 	})
