@@ -11,7 +11,10 @@ import (
 
 // SeparateDuties denies an approval by the principal who registered the
 // model version or who submitted the job that trained it: a second pair of
-// eyes has to be a second person.
+// eyes has to be a second person. Principals are compared in the form
+// Principal's doc comment gives them, so "Alice@Example.com " is
+// "alice@example.com"; a recorded ID with invisible characters in it is
+// compared with them left out.
 func SeparateDuties() Rule {
 	const name = "separation-of-duties"
 	return RuleFunc(name, func(_ context.Context, req *Request) []Reason {
@@ -21,10 +24,10 @@ func SeparateDuties() Rule {
 		}
 		var out []Reason
 		who := req.Principal.ID
-		if mv.RegisteredBy != "" && who == mv.RegisteredBy {
+		if samePrincipal(who, mv.RegisteredBy) {
 			out = append(out, Reason{name, fmt.Sprintf("%s registered model %s version %s and may not also approve it; ask another reviewer", who, mv.Model, mv.Version)})
 		}
-		if mv.TrainedBy != "" && who == mv.TrainedBy {
+		if samePrincipal(who, mv.TrainedBy) {
 			out = append(out, Reason{name, fmt.Sprintf("%s submitted job %s that trained model %s version %s and may not also approve it; ask another reviewer", who, mv.SourceJob, mv.Model, mv.Version)})
 		}
 		return out
