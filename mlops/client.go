@@ -238,12 +238,14 @@ type RetryOptions struct {
 // to the Hooks and only then passed to a provider.
 //
 // A Client is safe for concurrent use. It keeps no state of its own beyond
-// its configuration: everything it knows lives in the providers, so a second
-// Client in another process over the same providers sees the same world.
+// its configuration and the GPUs of job submissions in flight (see
+// GPUQuota): everything it knows lives in the providers, so a second Client
+// in another process over the same providers sees the same world.
 type Client struct {
 	providers Providers
 	names     []string // sorted provider names
 	opts      ClientOptions
+	gpus      gpuLedger
 }
 
 // NewClient returns a Client over the given providers.
@@ -251,7 +253,7 @@ func NewClient(providers Providers, opts *ClientOptions) (*Client, error) {
 	if len(providers) == 0 {
 		return nil, errorf(InvalidArgument, "providers is empty: give NewClient at least one provider, for example memprovider.New(nil)")
 	}
-	c := &Client{providers: make(Providers, len(providers))}
+	c := &Client{providers: make(Providers, len(providers)), gpus: newGPULedger()}
 	for name, p := range providers {
 		if p == nil {
 			return nil, errorf(InvalidArgument, "provider %q is nil", name)
