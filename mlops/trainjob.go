@@ -42,8 +42,11 @@ type TrainJobSpec struct {
 	// Location is where the job runs.
 	Location Location
 
-	// Image is the container image; pin it by digest ("repo@sha256:...")
-	// where the policy asks for it.
+	// Image is the container image reference,
+	// [registry[:port]/]repository[:tag][@digest] as the OCI distribution
+	// reference grammar has it ("myregistry.example/ml/train:1"); a
+	// reference that does not parse is refused with InvalidArgument. Pin it
+	// by digest ("...@sha256:<64 hex digits>") where the policy asks for it.
 	Image   string
 	Command []string
 	Args    []string
@@ -304,8 +307,8 @@ func validateJobSpec(s *TrainJobSpec) error {
 	if strings.TrimSpace(s.Image) == "" {
 		return errorf(InvalidArgument, "job %q: Image is empty; name the container image to run", s.Name)
 	}
-	if strings.ContainsAny(s.Image, " \t\n") {
-		return errorf(InvalidArgument, "job %q: Image %q contains white space", s.Name, s.Image)
+	if _, err := parseImageRef(s.Image); err != nil {
+		return errorf(InvalidArgument, "job %q: Image %q is not a valid image reference: %v; write it as [registry[:port]/]repository[:tag][@sha256:<64 hex digits>]", s.Name, s.Image, err)
 	}
 	if s.GPU.Count < 0 {
 		return errorf(InvalidArgument, "job %q: GPU.Count is %d; it must be zero or more", s.Name, s.GPU.Count)
