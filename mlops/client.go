@@ -27,9 +27,10 @@ type Providers map[string]provider.Provider
 // principals (SeparateDuties, GPUQuota) see one spelling per person:
 //
 //   - white space around ID and Team is trimmed;
-//   - an ID or Team that is not UTF-8, or that contains white space,
+//   - an ID or Team that is not UTF-8, or that holds white space inside,
 //     control characters, format characters (zero-width space and joiner,
-//     byte order mark, bidirectional controls) or other invisible or
+//     byte order mark, bidirectional controls) or other invisible (Hangul
+//     fillers, variation selectors, the blank Braille pattern) or
 //     unassigned code points, is refused with InvalidArgument;
 //   - an ID that contains '@' (an e-mail address or an Entra ID user
 //     principal name) or that is a GUID (an Entra object id) is
@@ -90,7 +91,7 @@ func invisible(r rune) string {
 		return "a control character"
 	case unicode.Is(unicode.Cf, r):
 		return "an invisible format character"
-	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r), unicode.Is(unicode.Variation_Selector, r):
+	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r), unicode.Is(unicode.Variation_Selector, r), r == '\u2800':
 		return "an invisible character"
 	case !unicode.IsPrint(r):
 		return "a non-printing character"
@@ -132,11 +133,11 @@ func foldCase(s string) string {
 	return strings.Map(func(r rune) rune { return unicode.ToLower(unicode.ToUpper(r)) }, s)
 }
 
-// samePrincipal reports whether two recorded principal IDs name the same
-// principal. Recorded IDs come from provider metadata that older clients or
-// other tools may have written, so both are brought to the form normalize
-// gives, dropping rather than refusing invisible characters: comparing is
-// never more lenient than entering.
+// samePrincipal reports whether two principal IDs name the same principal.
+// Recorded IDs come from provider metadata that older clients or other
+// tools may have written, so both are brought to the form normalize gives,
+// with invisible characters dropped where normalize would refuse them: IDs
+// that normalize would make one compare as one.
 func samePrincipal(a, b string) bool {
 	ka, kb := comparableID(a), comparableID(b)
 	return ka != "" && ka == kb

@@ -36,6 +36,8 @@ func TestSeparateDutiesRawStrings(t *testing.T) {
 		"alice\x00@example.com",
 		"alice\u00a0@example.com", // no-break space inside
 		"ali\u034fce@example.com", // combining grapheme joiner
+		"alice\u3164@example.com", // Hangul filler
+		"\u2800alice@example.com", // blank Braille pattern
 		"alice@example.com\xff",   // not UTF-8
 		"   ",
 	} {

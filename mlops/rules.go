@@ -84,13 +84,14 @@ type gpuQuota struct {
 // Within one Client the limit holds under any concurrency: a Client decides
 // its job submissions one at a time, from reading the jobs in use to
 // reserving what an allowed submission asks for, and counts that
-// reservation against later submissions until the provider has the job (or
-// the submission failed). The reservation lives in the Client, not in the
-// providers: two Clients, in one process or two, count each other's jobs
-// only once those exist at the provider, so submissions racing through
-// different Clients can together pass the limit, by at most what each of
-// them asks for. To bound a principal or team exactly, submit its jobs
-// through one Client.
+// reservation against later submissions until the submission returns, by
+// when the provider lists the job or the submission failed. The
+// reservation lives in the Client, not in the providers: two Clients, in
+// one process or two, count each other's jobs only once the provider lists
+// them. Each Client keeps the limit against its own submissions and what
+// the providers list, so submissions in flight at the same time through k
+// Clients can leave a principal or team holding up to k times the limit.
+// To bound a principal or team exactly, submit its jobs through one Client.
 func GPUQuota(perPrincipal, perTeam int) Rule { return gpuQuota{perPrincipal, perTeam} }
 
 func (gpuQuota) Name() string { return "gpu-quota" }
