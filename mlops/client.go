@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/residency"
@@ -19,11 +21,140 @@ import (
 type Providers map[string]provider.Provider
 
 // Principal is who acts: a user, a service or a pipeline identity.
+//
+// A principal enters a Client in two places, ClientOptions.Principal and
+// WithPrincipal, and is normalised there, so that rules which compare
+// principals (SeparateDuties, GPUQuota) see one spelling per person:
+//
+//   - white space around ID and Team is trimmed;
+//   - an ID or Team that is not UTF-8, or that holds white space inside,
+//     control characters, format characters (zero-width space and joiner,
+//     byte order mark, bidirectional controls) or other invisible (Hangul
+//     fillers, variation selectors, the blank Braille pattern) or
+//     unassigned code points, is refused with InvalidArgument;
+//   - an ID that contains '@' (an e-mail address or an Entra ID user
+//     principal name) or that is a GUID (an Entra object id) is
+//     case-folded, since those compare case-insensitively;
+//     "Alice@Example.com" becomes "alice@example.com". Other IDs (service
+//     and pipeline names) and teams keep their case.
+//
+// Look-alike letters of other scripts and Unicode canonical equivalents
+// (a precomposed "é" against "e" and a combining accent) are not unified:
+// IDs should be spelt as the identity provider issues them.
 type Principal struct {
 	// ID identifies the principal ("alice@example.com", an Entra object id).
 	ID string
 	// Team is the principal's team, for rules that count per team.
 	Team string
+}
+
+// normalize applies the rules in Principal's doc comment.
+func (p Principal) normalize() (Principal, error) {
+	id, err := cleanIdentity("principal ID", p.ID)
+	if err != nil {
+		return Principal{}, err
+	}
+	if id == "" {
+		return Principal{}, errorf(InvalidArgument, "principal ID %q is only white space; give the ID the identity provider issues (\"alice@example.com\", an Entra object id)", p.ID)
+	}
+	team, err := cleanIdentity("principal team", p.Team)
+	if err != nil {
+		return Principal{}, err
+	}
+	if foldsCase(id) {
+		id = foldCase(id)
+	}
+	return Principal{ID: id, Team: team}, nil
+}
+
+// cleanIdentity trims s and refuses what would let one person pass for two.
+func cleanIdentity(field, s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", errorf(InvalidArgument, "%s %q is not valid UTF-8", field, s)
+	}
+	t := strings.TrimSpace(s)
+	for i, r := range t {
+		if what := invisible(r); what != "" {
+			return "", errorf(InvalidArgument, "%s %q contains %s (%U) at byte %d; principal IDs and teams may hold only visible characters, so that one person cannot pass for two", field, s, what, r, i+len(s)-len(strings.TrimLeftFunc(s, unicode.IsSpace)))
+		}
+	}
+	return t, nil
+}
+
+// invisible describes r when it may not appear in a principal ID or team,
+// and returns "" when it may.
+func invisible(r rune) string {
+	switch {
+	case unicode.IsSpace(r):
+		return "white space"
+	case unicode.Is(unicode.Cc, r):
+		return "a control character"
+	case unicode.Is(unicode.Cf, r):
+		return "an invisible format character"
+	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r), unicode.Is(unicode.Variation_Selector, r), r == '\u2800':
+		return "an invisible character"
+	case !unicode.IsPrint(r):
+		return "a non-printing character"
+	}
+	return ""
+}
+
+// foldsCase reports whether id compares case-insensitively: an e-mail
+// address or user principal name, or a GUID.
+func foldsCase(id string) bool {
+	return strings.Contains(id, "@") || isGUID(id)
+}
+
+// isGUID reports whether s is a GUID in its usual 8-4-4-4-12 hex form.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// foldCase maps every letter to one form per case-insensitive class: the
+// lower case of its upper case, so that 'K', 'k' and the Kelvin sign, or
+// 'σ' and the final 'ς', meet.
+func foldCase(s string) string {
+	return strings.Map(func(r rune) rune { return unicode.ToLower(unicode.ToUpper(r)) }, s)
+}
+
+// samePrincipal reports whether two principal IDs name the same principal.
+// Recorded IDs come from provider metadata that older clients or other
+// tools may have written, so both are brought to the form normalize gives,
+// with invisible characters dropped where normalize would refuse them: IDs
+// that normalize would make one compare as one.
+func samePrincipal(a, b string) bool {
+	ka, kb := comparableID(a), comparableID(b)
+	return ka != "" && ka == kb
+}
+
+func comparableID(id string) string {
+	id = strings.ToValidUTF8(id, "\uFFFD")
+	id = strings.Map(func(r rune) rune {
+		if invisible(r) != "" {
+			return -1
+		}
+		return r
+	}, id)
+	if foldsCase(id) {
+		id = foldCase(id)
+	}
+	return id
 }
 
 func (p Principal) String() string {
@@ -36,7 +167,9 @@ func (p Principal) String() string {
 type principalKey struct{}
 
 // WithPrincipal returns a context whose calls act as p, overriding the
-// Client's default principal.
+// Client's default principal. A call on that context normalises p as
+// Principal says and fails with InvalidArgument when p's ID or team is
+// refused.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
 }
@@ -111,14 +244,16 @@ type RetryOptions struct {
 // to the Hooks and only then passed to a provider.
 //
 // A Client is safe for concurrent use. It keeps no state of its own beyond
-// its configuration: everything it knows lives in the providers, so a second
-// Client in another process over the same providers sees the same world.
+// its configuration and the GPUs of job submissions in flight (see
+// GPUQuota): everything it knows lives in the providers, so a second Client
+// in another process over the same providers sees the same world.
 type Client struct {
 	providers Providers
 	names     []string // sorted provider names
 	opts      ClientOptions
 	versions  versionLocks
 	secrets   knownSecrets
+	gpus      gpuLedger
 }
 
 // NewClient returns a Client over the given providers.
@@ -126,7 +261,7 @@ func NewClient(providers Providers, opts *ClientOptions) (*Client, error) {
 	if len(providers) == 0 {
 		return nil, errorf(InvalidArgument, "providers is empty: give NewClient at least one provider, for example memprovider.New(nil)")
 	}
-	c := &Client{providers: make(Providers, len(providers))}
+	c := &Client{providers: make(Providers, len(providers)), gpus: newGPULedger()}
 	for name, p := range providers {
 		if p == nil {
 			return nil, errorf(InvalidArgument, "provider %q is nil", name)
@@ -148,6 +283,13 @@ func NewClient(providers Providers, opts *ClientOptions) (*Client, error) {
 	o := &c.opts
 	if o.Principal.ID == "" && o.Principal.Team != "" {
 		return nil, errorf(InvalidArgument, "principal has a team (%q) but no ID", o.Principal.Team)
+	}
+	if o.Principal.ID != "" {
+		p, err := o.Principal.normalize()
+		if err != nil {
+			return nil, err
+		}
+		o.Principal = p
 	}
 	for i, h := range o.Hooks {
 		if h == nil {
@@ -221,7 +363,7 @@ func (c *Client) Provider(name string) (provider.Provider, bool) {
 // principal returns the acting principal, or an error when there is none.
 func (c *Client) principal(ctx context.Context) (Principal, error) {
 	if p, ok := ctx.Value(principalKey{}).(Principal); ok && p.ID != "" {
-		return p, nil
+		return p.normalize()
 	}
 	if c.opts.Principal.ID != "" {
 		return c.opts.Principal, nil

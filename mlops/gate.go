@@ -2,7 +2,6 @@ package mlops
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/tideline-ml/tideline/audit"
@@ -68,15 +67,16 @@ func (c *Client) govern(ctx context.Context, req *Request, do func(ctx context.C
 	if req.Location.Region != "" {
 		req.Region, req.RegionErr = c.opts.Catalog.Lookup(req.Cloud, req.Location.Region)
 	}
+	op := &Operation{ID: c.opts.NewID(), Request: req, Started: c.opts.Now()}
 	if req.Action == ActionJobSubmit && c.wantsUsage() {
-		usage, err := c.gpuUsage(ctx, req.Principal, req.Location.Provider, strings.TrimPrefix(req.Target, "job "))
+		release, err := c.decideSubmit(ctx, op)
 		if err != nil {
 			return nil, err
 		}
-		req.Usage = usage
+		defer release()
+	} else {
+		op.Decision = c.opts.Policy.decide(ctx, req, residencyReasons(req, nil))
 	}
-	op := &Operation{ID: c.opts.NewID(), Request: req, Started: c.opts.Now()}
-	op.Decision = c.opts.Policy.decide(ctx, req, residencyReasons(req, nil))
 	if ctx.Value(dryRunKey{}) != nil {
 		return nil, &DryRunResult{Request: req, Decision: op.Decision}
 	}

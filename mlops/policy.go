@@ -2,7 +2,10 @@ package mlops
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tideline-ml/tideline/residency"
@@ -211,53 +214,388 @@ func AllowRegions(regions ...string) Rule {
 	})
 }
 
-// AllowImages allows training jobs only from images whose reference starts
-// with one of prefixes ("myregistry.example/ml/"). With requireDigest, the
-// image must also be pinned by digest ("...@sha256:<64 hex>"), so that what
-// was approved is what runs.
+// AllowImages allows training jobs only from images under one of prefixes.
+// A prefix is a registry host, with its port if it has one, optionally
+// followed by a repository path: "myregistry.example" allows the whole
+// registry, "myregistry.example/ml" (or "myregistry.example/ml/") the
+// repositories ml and ml/... in it. The image reference is parsed (see
+// TrainJobSpec.Image) and its registry and path compared, the host
+// case-insensitively and the path by whole components, so that
+// "myregistry.example/ml" allows neither "myregistry.example/ml-evil/x" nor
+// "myregistry.example/mlx". A reference that names no registry is on
+// "docker.io", and a one-component path there is under "library/":
+// "python:3.12" is "docker.io/library/python:3.12". A prefix that does not
+// parse allows nothing, and the denial names it.
+//
+// With requireDigest, the image must also be pinned by digest
+// ("...@sha256:<64 hex>"), so that what was approved is what runs. An
+// image reference that does not parse is always denied.
 func AllowImages(requireDigest bool, prefixes ...string) Rule {
 	const name = "image-allowlist"
+	type prefix struct {
+		registry string
+		path     []string
+	}
+	var (
+		allow []prefix
+		bad   []string
+	)
+	for _, p := range prefixes {
+		reg, path, err := parseImagePrefix(p)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%q (%v)", p, err))
+			continue
+		}
+		allow = append(allow, prefix{reg, path})
+	}
 	return RuleFunc(name, func(_ context.Context, req *Request) []Reason {
 		if req.Action != ActionJobSubmit || req.Job == nil {
 			return nil
 		}
 		img := req.Job.Image
+		ref, err := parseImageRef(img)
+		if err != nil {
+			return []Reason{{name, fmt.Sprintf("image %q is not a valid image reference: %v", img, err)}}
+		}
 		var out []Reason
 		allowed := len(prefixes) == 0
-		for _, p := range prefixes {
-			if strings.HasPrefix(img, p) {
+		reg, repo := ref.registry(), strings.Split(ref.repository(), "/")
+		for _, p := range allow {
+			if p.registry == reg && len(p.path) <= len(repo) && slices.Equal(p.path, repo[:len(p.path)]) {
 				allowed = true
 				break
 			}
 		}
 		if !allowed {
-			out = append(out, Reason{name, fmt.Sprintf("image %q is not from an allowed registry [%s]", img, strings.Join(prefixes, ", "))})
+			msg := fmt.Sprintf("image %q (registry %s, repository %s) is not from an allowed registry [%s]", img, reg, ref.repository(), strings.Join(prefixes, ", "))
+			if len(bad) > 0 {
+				msg += "; these allowlist entries do not parse and allow nothing: " + strings.Join(bad, ", ")
+			}
+			out = append(out, Reason{name, msg})
 		}
-		if requireDigest && !PinnedByDigest(img) {
+		if requireDigest && !ref.pinned() {
 			out = append(out, Reason{name, fmt.Sprintf("image %q is not pinned by digest; use name@sha256:<64 hex digits>", img)})
 		}
 		return out
 	})
 }
 
-// PinnedByDigest reports whether an image reference ends in @sha256: and 64
-// lower-case hex digits.
+// PinnedByDigest reports whether image is a valid image reference (see
+// TrainJobSpec.Image) that ends in @sha256: and 64 lower-case hex digits.
 func PinnedByDigest(image string) bool {
-	i := strings.LastIndex(image, "@sha256:")
-	if i <= 0 {
+	ref, err := parseImageRef(image)
+	return err == nil && ref.pinned()
+}
+
+// imageRef is a container image reference taken apart by the grammar of
+// the OCI distribution reference:
+//
+//	reference := name [":" tag] ["@" digest]
+//	name      := [domain "/"] path                 at most 255 characters
+//	domain    := host [":" port]
+//	host      := label ("." label)* | "[" IPv6 "]"  label: letters, digits, inner '-'
+//	path      := component ("/" component)*
+//	component := alnum (separator alnum)*          alnum: [a-z0-9]+
+//	separator := "." | "_" | "__" | "-"+
+//	tag       := [A-Za-z0-9_] [A-Za-z0-9_.-]{0,127}
+//	digest    := algorithm ":" hex                  hex: [0-9a-fA-F]{32,}
+//	algorithm := [a-z0-9]+ ([+._-] [a-z0-9]+)*
+//
+// The first path segment is the domain when it contains '.' or ':', is
+// "localhost" or has an upper-case letter, as container tools read it;
+// otherwise the reference names no registry. A sha256 digest must have 64
+// and a sha512 digest 128 lower-case hex digits.
+type imageRef struct {
+	domain string // as written, with the port; "" when none is named
+	path   string
+	tag    string
+	digest string // "algorithm:hex"; "" when none
+}
+
+// String renders the reference as parsed; for a parsed reference that is
+// the text it was parsed from.
+func (r imageRef) String() string {
+	s := r.path
+	if r.domain != "" {
+		s = r.domain + "/" + s
+	}
+	if r.tag != "" {
+		s += ":" + r.tag
+	}
+	if r.digest != "" {
+		s += "@" + r.digest
+	}
+	return s
+}
+
+// registry is the registry the reference resolves to, lower-cased.
+func (r imageRef) registry() string {
+	d := strings.ToLower(r.domain)
+	if d == "" || d == "index.docker.io" {
+		return "docker.io"
+	}
+	return d
+}
+
+// repository is the repository path in the registry.
+func (r imageRef) repository() string {
+	if r.registry() == "docker.io" && !strings.Contains(r.path, "/") {
+		return "library/" + r.path
+	}
+	return r.path
+}
+
+func (r imageRef) pinned() bool { return strings.HasPrefix(r.digest, "sha256:") }
+
+const maxImageNameLen = 255
+
+// parseImageRef parses s by the grammar in imageRef's doc comment. Its
+// errors say what is wrong, without repeating s.
+func parseImageRef(s string) (imageRef, error) {
+	if s == "" {
+		return imageRef{}, errors.New("it is empty")
+	}
+	if err := imageChars(s); err != nil {
+		return imageRef{}, err
+	}
+	var r imageRef
+	name := s
+	if i := strings.IndexByte(s, '@'); i >= 0 {
+		name, r.digest = s[:i], s[i+1:]
+		if err := checkDigest(r.digest); err != nil {
+			return imageRef{}, err
+		}
+	}
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		name, r.tag = name[:i], name[i+1:]
+		if err := checkTag(r.tag); err != nil {
+			return imageRef{}, err
+		}
+	}
+	if name == "" {
+		return imageRef{}, errors.New("the repository name is empty")
+	}
+	if len(name) > maxImageNameLen {
+		return imageRef{}, fmt.Errorf("the name before tag and digest has %d characters; at most %d are allowed", len(name), maxImageNameLen)
+	}
+	r.path = name
+	if i := strings.IndexByte(name, '/'); i >= 0 {
+		first := name[:i]
+		if strings.ContainsAny(first, ".:") || first == "localhost" || strings.ToLower(first) != first {
+			r.domain, r.path = first, name[i+1:]
+			if err := checkDomain(r.domain); err != nil {
+				return imageRef{}, err
+			}
+		}
+	}
+	if err := checkPath(r.path); err != nil {
+		return imageRef{}, err
+	}
+	return r, nil
+}
+
+// parseImagePrefix parses an AllowImages entry: a registry host with an
+// optional port and an optional repository path, with an optional trailing
+// '/'. It returns the registry lower-cased and the path's components.
+func parseImagePrefix(s string) (registry string, path []string, err error) {
+	if err := imageChars(s); err != nil {
+		return "", nil, err
+	}
+	s = strings.TrimSuffix(s, "/")
+	domain, rest, hasPath := strings.Cut(s, "/")
+	if err := checkDomain(domain); err != nil {
+		return "", nil, err
+	}
+	if hasPath {
+		if err := checkPath(rest); err != nil {
+			return "", nil, err
+		}
+		path = strings.Split(rest, "/")
+	}
+	return imageRef{domain: domain}.registry(), path, nil
+}
+
+// imageChars refuses what no image reference contains: control characters,
+// white space and anything outside ASCII.
+func imageChars(s string) error {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ':
+			return fmt.Errorf("it contains white space at byte %d", i)
+		case c < 0x20 || c == 0x7f:
+			return fmt.Errorf("it contains the control character %U at byte %d", rune(c), i)
+		case c >= 0x80:
+			return fmt.Errorf("it contains a non-ASCII byte (%#x) at byte %d; image references are ASCII", c, i)
+		}
+	}
+	return nil
+}
+
+func checkDomain(d string) error {
+	host, port := d, ""
+	if strings.HasPrefix(d, "[") {
+		end := strings.IndexByte(d, ']')
+		if end < 0 {
+			return fmt.Errorf("registry host %q opens '[' without closing it", d)
+		}
+		host, port = d[:end+1], strings.TrimPrefix(d[end+1:], ":")
+		if len(d) > end+1 && d[end+1] != ':' {
+			return fmt.Errorf("registry %q has %q after the IPv6 address; only :port may follow", d, d[end+1:])
+		}
+		v6 := host[1 : len(host)-1]
+		if v6 == "" || strings.Trim(v6, "0123456789abcdefABCDEF:") != "" {
+			return fmt.Errorf("registry host %q is not an IPv6 address in brackets", host)
+		}
+	} else {
+		var hasPort bool
+		host, port, hasPort = strings.Cut(d, ":")
+		if hasPort && port == "" {
+			return fmt.Errorf("registry %q ends in ':' without a port", d)
+		}
+		if host == "" {
+			return fmt.Errorf("registry %q has an empty host", d)
+		}
+		for _, label := range strings.Split(host, ".") {
+			if !validHostLabel(label) {
+				return fmt.Errorf("registry host %q has the label %q; labels are letters, digits and inner hyphens", host, label)
+			}
+		}
+	}
+	if strings.HasSuffix(d, ":") {
+		return fmt.Errorf("registry %q ends in ':' without a port", d)
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || port[0] == '+' || port[0] == '-' {
+			return fmt.Errorf("registry %q has the port %q; a port is a number from 1 to 65535", d, port)
+		}
+	}
+	return nil
+}
+
+func validHostLabel(l string) bool {
+	if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
 		return false
 	}
-	d := image[i+len("@sha256:"):]
-	if len(d) != 64 {
-		return false
-	}
-	for j := 0; j < len(d); j++ {
-		c := d[j]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; !isAlnum(c) && !('A' <= c && c <= 'Z') && c != '-' {
 			return false
 		}
 	}
 	return true
+}
+
+func checkPath(p string) error {
+	for _, comp := range strings.Split(p, "/") {
+		if comp == "" {
+			return fmt.Errorf("the repository path %q has an empty path component", p)
+		}
+		if !validPathComponent(comp) {
+			return fmt.Errorf("the repository path %q has the path component %q; components are lower-case letters and digits, joined singly by '.', '_', '__' or dashes", p, comp)
+		}
+	}
+	return nil
+}
+
+// validPathComponent checks alnum (separator alnum)*.
+func validPathComponent(c string) bool {
+	i := 0
+	for {
+		start := i
+		for i < len(c) && isAlnum(c[i]) {
+			i++
+		}
+		if i == start {
+			return false // a component starts, ends and resumes with alnum
+		}
+		if i == len(c) {
+			return true
+		}
+		switch {
+		case c[i] == '.':
+			i++
+		case c[i] == '_':
+			i++
+			if i < len(c) && c[i] == '_' {
+				i++
+			}
+		case c[i] == '-':
+			for i < len(c) && c[i] == '-' {
+				i++
+			}
+		default:
+			return false
+		}
+	}
+}
+
+func isAlnum(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
+
+func isWordChar(c byte) bool { return isAlnum(c) || 'A' <= c && c <= 'Z' || c == '_' }
+
+func checkTag(t string) error {
+	if t == "" {
+		return errors.New("the tag is empty; drop the ':' or name a tag")
+	}
+	if len(t) > 128 {
+		return fmt.Errorf("the tag has %d characters; at most 128 are allowed", len(t))
+	}
+	if !isWordChar(t[0]) {
+		return fmt.Errorf("the tag %q starts with %q; it must start with a letter, digit or '_'", t, t[0])
+	}
+	for i := 1; i < len(t); i++ {
+		if c := t[i]; !isWordChar(c) && c != '.' && c != '-' {
+			return fmt.Errorf("the tag %q has %q; tags are letters, digits, '_', '.' and '-'", t, c)
+		}
+	}
+	return nil
+}
+
+func checkDigest(d string) error {
+	alg, hex, ok := strings.Cut(d, ":")
+	if !ok {
+		return fmt.Errorf("the digest %q has no ':'; write it as sha256:<64 hex digits>", d)
+	}
+	if !validDigestAlgorithm(alg) {
+		return fmt.Errorf("the digest algorithm %q is not valid; use sha256", alg)
+	}
+	want := 0
+	switch alg {
+	case "sha256":
+		want = 64
+	case "sha512":
+		want = 128
+	}
+	for i := 0; i < len(hex); i++ {
+		c := hex[i]
+		lower := '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
+		if !lower && (want > 0 || !('A' <= c && c <= 'F')) {
+			return fmt.Errorf("the %s digest has %q; it must be lower-case hex digits", alg, c)
+		}
+	}
+	switch {
+	case want > 0 && len(hex) != want:
+		return fmt.Errorf("the %s digest has %d hex digits; it must have %d", alg, len(hex), want)
+	case len(hex) < 32:
+		return fmt.Errorf("the %s digest has %d hex digits; it must have at least 32", alg, len(hex))
+	}
+	return nil
+}
+
+// validDigestAlgorithm checks [a-z0-9]+ ([+._-] [a-z0-9]+)*.
+func validDigestAlgorithm(a string) bool {
+	run := 0 // length of the current alnum run
+	for i := 0; i < len(a); i++ {
+		switch c := a[i]; {
+		case isAlnum(c):
+			run++
+		case (c == '+' || c == '.' || c == '_' || c == '-') && run > 0:
+			run = 0
+		default:
+			return false
+		}
+	}
+	return run > 0
 }
 
 // RequireApprovedModels denies a traffic change that raises the share of a

@@ -42,8 +42,11 @@ type TrainJobSpec struct {
 	// Location is where the job runs.
 	Location Location
 
-	// Image is the container image; pin it by digest ("repo@sha256:...")
-	// where the policy asks for it.
+	// Image is the container image reference,
+	// [registry[:port]/]repository[:tag][@digest] as the OCI distribution
+	// reference grammar has it ("myregistry.example/ml/train:1"); a
+	// reference that does not parse is refused with InvalidArgument. Pin it
+	// by digest ("...@sha256:<64 hex digits>") where the policy asks for it.
 	Image   string
 	Command []string
 	Args    []string
@@ -56,7 +59,10 @@ type TrainJobSpec struct {
 	SecretEnv map[string]audit.Secret
 
 	GPU GPURequest
-	// Nodes is the number of nodes; default 1.
+	// Nodes is the number of nodes; default 1, at most 4096. 4096 nodes of
+	// 8 GPUs are 32768 GPUs, beyond the largest single training runs
+	// published so far; the bound also keeps GPUs per node times nodes (at
+	// most 64 × 4096) far from overflowing a quota's sums.
 	Nodes int
 
 	// Inputs are the datasets the job reads.
@@ -74,7 +80,10 @@ type TrainJobSpec struct {
 type GPURequest struct {
 	// Type names the accelerator ("H100"); empty means any.
 	Type string
-	// Count per node.
+	// Count per node, at most 64. GPU nodes offered today carry 8 GPUs, a
+	// few designs 16; 64 leaves room for denser nodes and for partitioned
+	// GPUs (7 slices of each of 8) while refusing counts that can only be
+	// mistakes.
 	Count int
 }
 
@@ -294,6 +303,12 @@ func (c *Client) grantInputs(ctx context.Context, jobProvider string, ps *provid
 	return nil
 }
 
+// Bounds of a job's size; TrainJobSpec.Nodes and GPURequest.Count say why.
+const (
+	maxGPUsPerNode = 64
+	maxNodes       = 4096
+)
+
 func validateJobSpec(s *TrainJobSpec) error {
 	if s.Key != "" {
 		if err := provider.ValidateName("job key", s.Key); err != nil {
@@ -312,8 +327,8 @@ func validateJobSpec(s *TrainJobSpec) error {
 	if strings.TrimSpace(s.Image) == "" {
 		return errorf(InvalidArgument, "job %q: Image is empty; name the container image to run", s.Name)
 	}
-	if strings.ContainsAny(s.Image, " \t\n") {
-		return errorf(InvalidArgument, "job %q: Image %q contains white space", s.Name, s.Image)
+	if _, err := parseImageRef(s.Image); err != nil {
+		return errorf(InvalidArgument, "job %q: Image %q is not a valid image reference: %v; write it as [registry[:port]/]repository[:tag][@sha256:<64 hex digits>]", s.Name, s.Image, err)
 	}
 	if s.GPU.Count < 0 {
 		return errorf(InvalidArgument, "job %q: GPU.Count is %d; it must be zero or more", s.Name, s.GPU.Count)
@@ -321,8 +336,14 @@ func validateJobSpec(s *TrainJobSpec) error {
 	if s.GPU.Type != "" && s.GPU.Count == 0 {
 		return errorf(InvalidArgument, "job %q: GPU.Type is %q but GPU.Count is 0; ask for at least one GPU or leave the type empty", s.Name, s.GPU.Type)
 	}
+	if s.GPU.Count > maxGPUsPerNode {
+		return errorf(InvalidArgument, "job %q: GPU.Count is %d; it counts GPUs per node and may be at most %d: spread the job over more Nodes", s.Name, s.GPU.Count, maxGPUsPerNode)
+	}
 	if s.Nodes < 0 {
 		return errorf(InvalidArgument, "job %q: Nodes is %d; it must be zero (meaning 1) or more", s.Name, s.Nodes)
+	}
+	if s.Nodes > maxNodes {
+		return errorf(InvalidArgument, "job %q: Nodes is %d; a job may span at most %d nodes", s.Name, s.Nodes, maxNodes)
 	}
 	if s.Nodes == 0 {
 		s.Nodes = 1
