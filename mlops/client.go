@@ -244,9 +244,11 @@ type RetryOptions struct {
 // to the Hooks and only then passed to a provider.
 //
 // A Client is safe for concurrent use. It keeps no state of its own beyond
-// its configuration and the GPUs of job submissions in flight (see
-// GPUQuota): everything it knows lives in the providers, so a second Client
-// in another process over the same providers sees the same world.
+// its configuration, the GPUs of job submissions in flight (see GPUQuota),
+// which auto-numbered creates are in flight, and the secret values it
+// handed to providers (so that it can redact them): everything it knows
+// lives in the providers, so a second Client in another process over the
+// same providers sees the same world.
 type Client struct {
 	providers Providers
 	names     []string // sorted provider names
