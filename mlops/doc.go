@@ -7,7 +7,10 @@
 // follow the same contract):
 //
 //	c, err := mlops.NewClient(mlops.Providers{"lab": memprovider.New(nil)},
-//		&mlops.ClientOptions{Principal: mlops.Principal{ID: "alice@example.com"}})
+//		&mlops.ClientOptions{
+//			Principal: mlops.Principal{ID: "alice@example.com"},
+//			Hooks:     []mlops.Hook{mlops.NewMemoryAuditHook()},
+//		})
 //
 // A pipeline can combine capabilities of several providers — data in one,
 // training in another, the registry and serving in a third. Where a call
@@ -33,18 +36,25 @@
 // the EU/EEA by default) and may be tightened; datasets derived from it,
 // jobs reading it, models trained on it and deployments serving those
 // models inherit it as Origins, stored in each artifact's provider metadata
-// so that any Client enforces them. A job in another cloud reads its inputs
-// through a short-lived read grant (provider.Granter), never the store's
-// keys.
+// so that any Client enforces them. Every decision reads the upstream
+// datasets again, so a tightening binds what was derived before it, and a
+// deleted dataset leaves a deletion record that keeps binding. A model from
+// an artifact URI nothing traces is treated as restricted. A job in another
+// cloud reads its inputs through a short-lived read grant
+// (provider.Granter), never the store's keys.
 //
-// Further rules: AllowProviders, AllowRegions, AllowImages,
-// RequireApprovedModels, SeparateDuties, MaxTrafficStep, GPUQuota and
+// A Client with no Policy uses DefaultPolicy: approved models before
+// traffic, separation of duties, images pinned by digest. Permissive relaxes
+// it for experiments, and says so in every audit record. Further rules:
+// AllowProviders, AllowRegions, AllowImages, MaxTrafficStep, GPUQuota and
 // HoldClassifications, or any Rule of your own. Policy.WithMode(AuditOnly)
 // records would-be denials without blocking; DryRun decides without acting.
 //
 // NewAuditHook writes every attempt to an audit.Log and fails the call when
-// it cannot; NewLineageRecorder records provenance and emits OpenLineage
-// events. Both are Hooks: give them in ClientOptions.Hooks.
+// it cannot; a call on confidential or restricted data fails with
+// FailedPrecondition when no AuditHook is configured. NewLineageRecorder
+// records provenance and emits OpenLineage events. Both are Hooks: give them
+// in ClientOptions.Hooks.
 //
 // # Datasets, jobs, models, endpoints
 //
@@ -70,8 +80,9 @@
 //
 // # Concurrency
 //
-// A Client is safe for concurrent use and holds no state beyond its
-// configuration; everything lives in the providers. The handles it returns
+// A Client is safe for concurrent use and holds little state beyond its
+// configuration (GPUs of submissions in flight, the secrets it handed out, so
+// that it can redact them); everything else lives in the providers. The handles it returns
 // (*Dataset, *TrainJob, *ModelVersion, *Endpoint) are snapshots that one
 // goroutine at a time may refresh.
 //
