@@ -179,7 +179,7 @@ func (c *Client) readOrigins(artifact string, md map[string]string) (origins, er
 // it, into a region — the actions residency decides.
 func placing(a Action) bool {
 	switch a {
-	case ActionDatasetCreate, ActionDatasetTighten, ActionJobSubmit, ActionModelRegister, ActionDeploymentCreate, ActionEndpointCreate:
+	case ActionDatasetCreate, ActionDatasetTighten, ActionJobSubmit, ActionModelRegister, ActionDeploymentCreate, ActionEndpointCreate, ActionTrafficSet:
 		return true
 	}
 	return false

@@ -73,8 +73,8 @@ type TrafficChange struct {
 	Before, After map[string]int
 	// Models maps each deployment named in After to its model version.
 	Models map[string]*ModelVersion
-	// Rollback is set when the change restores a split that held before a
-	// failed rollout step.
+	// Rollback is set only when After is exactly the split recorded before
+	// a rollout began (the rollback of Endpoint.Rollout, AbortRollout).
 	Rollback bool
 }
 
@@ -256,13 +256,14 @@ func PinnedByDigest(image string) bool {
 }
 
 // RequireApprovedModels denies a traffic change that raises the share of a
-// deployment whose model version is not approved. Rollbacks to an earlier
-// split are not blocked: restoring what ran before is always allowed.
+// deployment whose model version is not approved — rollbacks too: a split
+// that ran before is restored only to deployments whose models are still
+// approved.
 func RequireApprovedModels() Rule {
 	const name = "approved-model"
 	return RuleFunc(name, func(_ context.Context, req *Request) []Reason {
 		tc := req.Traffic
-		if req.Action != ActionTrafficSet || tc == nil || tc.Rollback {
+		if req.Action != ActionTrafficSet || tc == nil {
 			return nil
 		}
 		var out []Reason
