@@ -213,7 +213,15 @@ type DeployOptions struct {
 
 // Deploy puts a model version behind the endpoint as a new deployment with
 // no traffic, and waits until it is ready. Give it traffic with SetTraffic
-// or Rollout.
+// or Rollout (or Promote, for an endpoint's first traffic).
+//
+// A Deploy cut short while waiting — its context ended, or the program
+// stopped — leaves the deployment the provider is still creating. Calling
+// Deploy again with the same name, model version and instance settings
+// adopts it and waits for it (a deployment that is ready already is returned
+// as it is); one that differs in any of them is AlreadyExists naming the
+// difference. DeleteDeployment removes a deployment nobody will adopt. An
+// adoption is decided by the policy and residency as a creation is.
 func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, opts *DeployOptions) (*Deployment, error) {
 	if opts == nil {
 		opts = &DeployOptions{}
@@ -245,15 +253,32 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 	if err := e.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	if e.Deployment(name) != nil {
-		return nil, errorf(AlreadyExists, "endpoint %q already has a deployment %q; pick another name or delete it first", e.Name, name)
-	}
-	if limit := e.Capabilities.MaxDeployments; limit > 0 && len(e.Deployments) >= limit {
+	ref := mv.Location.Provider + "/" + mv.Model + "@" + mv.Version
+	existing := e.Deployment(name)
+	if existing != nil {
+		if diff := deploymentDiff(existing, ref, opts.InstanceType, instances); diff != "" {
+			return nil, errorf(AlreadyExists, "endpoint %q already has a deployment %q %s; pick another name, or delete it first", e.Name, name, diff)
+		}
+	} else if limit := e.Capabilities.MaxDeployments; limit > 0 && len(e.Deployments) >= limit {
 		return nil, errorf(FailedPrecondition, "endpoint %q holds %d deployments, the most provider %q (%s) allows; promote one and delete the other first", e.Name, len(e.Deployments), e.Location.Provider, e.c.providers[e.Location.Provider].Kind())
 	}
-	ref := mv.Location.Provider + "/" + mv.Model + "@" + mv.Version
 	req := &Request{Action: ActionDeploymentCreate, Target: fmtTarget("deployment", e.Name+"/"+name), Location: e.Location, Model: mv, Origins: os}
 	res, err := e.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		if existing != nil {
+			// Adopted: the deployment a call cut short left behind.
+			var info *provider.DeploymentInfo
+			err := e.c.retry(ctx, func() (err error) {
+				info, err = srv.GetDeployment(ctx, e.Name, name)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			if info, err = e.waitReady(ctx, srv, info); err != nil {
+				return nil, err
+			}
+			return deploymentFromInfo(info), nil
+		}
 		spec := &provider.DeploymentSpec{Endpoint: e.Name, Name: name, Model: mv.Model, ModelVersion: mv.Version,
 			ArtifactURI: mv.ArtifactURI, InstanceType: opts.InstanceType, Instances: instances,
 			Metadata: map[string]string{metaModel: ref, metaPrincipal: req.Principal.ID, metaOperation: op.ID}}
@@ -285,6 +310,25 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 	return res.(*Deployment), nil
 }
 
+// deploymentDiff says how an existing deployment differs from what a Deploy
+// asks for, or "" when the call may adopt it.
+func deploymentDiff(d *Deployment, ref, instanceType string, instances int) string {
+	var diffs []string
+	switch {
+	case d.ModelRef == "":
+		diffs = append(diffs, fmt.Sprintf("that was not deployed through Tideline (this call deploys %s)", ref))
+	case d.ModelRef != ref:
+		diffs = append(diffs, fmt.Sprintf("serving %s (this call deploys %s)", d.ModelRef, ref))
+	}
+	if instanceType != "" && d.InstanceType != instanceType {
+		diffs = append(diffs, fmt.Sprintf("on instance type %q (this call asks for %q)", d.InstanceType, instanceType))
+	}
+	if d.Instances != instances {
+		diffs = append(diffs, fmt.Sprintf("with %d instances (this call asks for %d)", d.Instances, instances))
+	}
+	return strings.Join(diffs, ", ")
+}
+
 func (e *Endpoint) waitReady(ctx context.Context, srv provider.Serving, info *provider.DeploymentInfo) (*provider.DeploymentInfo, error) {
 	delay := e.c.opts.PollInterval
 	for {
@@ -292,7 +336,7 @@ func (e *Endpoint) waitReady(ctx context.Context, srv provider.Serving, info *pr
 		case DeploymentReady:
 			return info, nil
 		case DeploymentFailed:
-			return nil, errorf(FailedPrecondition, "deployment %s/%s failed: %s", info.Endpoint, info.Name, info.Message)
+			return nil, errorf(FailedPrecondition, "deployment %s/%s failed: %s; delete it with DeleteDeployment and deploy again", info.Endpoint, info.Name, info.Message)
 		}
 		if err := sleep(ctx, delay); err != nil {
 			return nil, err

@@ -230,6 +230,36 @@ func TestFirstRolloutGoesStraightTo100(t *testing.T) {
 	require.Empty(t, traffic(t, e), "nothing serves")
 }
 
+// Item 11: a Deploy whose context ends while the deployment is still being
+// created leaves it for a retry to adopt; a retry with another model is
+// AlreadyExists naming the difference.
+func TestDeployContextEndsWhileWaiting(t *testing.T) {
+	e := newEnv(t, nil, &memprovider.Options{ManualDeployments: true})
+	mv := e.approvedModel("fraud")
+	other := e.approvedModel("fraud")
+	ep, err := e.c.CreateEndpoint(e.ctx, "fraud-api", &mlops.EndpointOptions{Location: euWest})
+	require.NoError(t, err)
+	short, cancel := context.WithTimeout(e.ctx, 20*time.Millisecond)
+	defer cancel()
+	_, err = ep.Deploy(short, "blue", mv, &mlops.DeployOptions{Instances: 2})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, 1, e.mem.Counts().Deployments, "the provider is still creating it")
+
+	_, err = ep.Deploy(e.ctx, "blue", other, &mlops.DeployOptions{Instances: 2})
+	requireCode(t, err, mlops.AlreadyExists, "mem/fraud@"+mv.Version, "mem/fraud@"+other.Version)
+	_, err = ep.Deploy(e.ctx, "blue", mv, &mlops.DeployOptions{Instances: 3})
+	requireCode(t, err, mlops.AlreadyExists, "2 instances", "3")
+
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		_ = e.mem.SetDeploymentState("fraud-api", "blue", provider.DeploymentReady, "")
+	}()
+	d, err := ep.Deploy(e.ctx, "blue", mv, &mlops.DeployOptions{Instances: 2})
+	require.NoError(t, err, "a retry of the same deployment adopts it")
+	require.Equal(t, mlops.DeploymentReady, d.State)
+	require.Equal(t, 1, e.mem.Counts().Deployments)
+}
+
 // Item 23: a program that crashed after moving traffic to 50% and before
 // that step's check; the resumed rollout checks 50% first.
 func TestResumedRolloutSkipsHealthCheck(t *testing.T) {
