@@ -288,9 +288,16 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 			return err
 		})
 		if provider.CodeOf(err) == AlreadyExists {
+			// Ours after a lost response; another call's of the same
+			// deployment is adopted as above.
 			cur, gerr := srv.GetDeployment(ctx, e.Name, name)
-			if gerr != nil || cur.Metadata[metaOperation] != op.ID {
+			if gerr != nil {
 				return nil, errorf(AlreadyExists, "endpoint %q already has a deployment %q", e.Name, name)
+			}
+			if cur.Metadata[metaOperation] != op.ID {
+				if diff := deploymentDiff(deploymentFromInfo(cur), ref, opts.InstanceType, instances); diff != "" {
+					return nil, errorf(AlreadyExists, "endpoint %q already has a deployment %q %s; pick another name, or delete it first", e.Name, name, diff)
+				}
 			}
 			info, err = cur, nil
 		}

@@ -49,7 +49,9 @@ type Request struct {
 	RegionErr error
 	// Origins are the residency constraints that bind the action: a new
 	// dataset's own and its parents', a job's inputs', those a model or a
-	// deployment inherits. Residency denies a region outside any of them.
+	// deployment inherits, and for a traffic change those of every
+	// deployment whose share rises. Residency denies a region outside any
+	// of them.
 	Origins []Origin
 	// Usage is the GPUs already held by running and queued jobs, filled in
 	// for job submissions when a rule asks for it (GPUQuota).

@@ -131,13 +131,15 @@ func (e *Endpoint) holder() string {
 // traffic with Promote.
 //
 // The split before the rollout is recorded in the endpoint's metadata with
-// the first step, in the same atomic update, and each step's split keeps the
-// other deployments' shares in the same proportions. Every write is
-// conditional on the endpoint's ETag and on the endpoint still being as this
-// call last saw or left it: a second rollout started at the same time fails
-// with Conflict (or FailedPrecondition once it reads the first one's record)
-// naming the rollout that holds the endpoint, and a rollout whose endpoint
-// was changed by anyone else stops without touching it again.
+// the first step, in the same atomic update. Each step scales the other
+// deployments' current shares down in proportion, so none of them ever
+// gains; steps at or below the deployment's current share are skipped, and
+// with none left Rollout does nothing. Every write is conditional on the
+// endpoint's ETag and on the endpoint still being as this call last saw or
+// left it: a second rollout started at the same time fails with Conflict
+// (or FailedPrecondition once it reads the first one's record) naming the
+// rollout that holds the endpoint, and a rollout whose endpoint was changed
+// by anyone else stops without touching it again.
 //
 // When a check fails, a step's traffic change fails, or ctx ends, the
 // endpoint is rolled back — on a context that outlives ctx — to exactly the
@@ -194,7 +196,7 @@ func (e *Endpoint) Rollout(ctx context.Context, deployment string, opts *Rollout
 		return errorf(FailedPrecondition, "endpoint %q is in the middle of a rollout of %q (%s); resume it with Rollout or undo it with AbortRollout first", e.Name, rec.Deployment, e.holder())
 	}
 	current := e.Traffic[deployment]
-	r := &rolloutRun{e: e, deployment: deployment, opts: opts,
+	r := &rolloutRun{e: e, deployment: deployment,
 		seen: trafficState{maps.Clone(e.Traffic), e.meta[metaRollout]}}
 	if rec != nil {
 		r.before = rec.Previous
@@ -217,13 +219,16 @@ func (e *Endpoint) Rollout(ctx context.Context, deployment string, opts *Rollout
 			plan = append(plan, s)
 		}
 	}
+	if len(plan) == 0 {
+		return nil // every step is at or below its share already
+	}
 	record := rolloutRecord{ID: e.c.opts.NewID(), Deployment: deployment, Previous: r.before}.encode()
 	for i, pct := range plan {
 		step := RolloutStep{Endpoint: e.Name, Deployment: deployment, Index: i + 1, Of: len(plan), Percent: pct}
 		if i == 0 && resumed {
 			step.Split = maps.Clone(e.Traffic) // as the crashed program left it
 		} else {
-			step.Split = splitFor(r.before, deployment, pct)
+			step.Split = splitFor(r.seen.traffic, deployment, pct)
 			if err := r.write(ctx, step.Split, record); err != nil {
 				return r.stop(ctx, step, err)
 			}
@@ -267,7 +272,6 @@ func (s trafficState) is(traffic map[string]int, record string) bool {
 type rolloutRun struct {
 	e          *Endpoint
 	deployment string
-	opts       *RolloutOptions
 	// before is the split recorded before the rollout began.
 	before map[string]int
 	// seen is the endpoint as this call last read or left it; tried is a
@@ -380,13 +384,14 @@ func others(split map[string]int, deployment string) int {
 	return total
 }
 
-// splitFor gives the deployment pct and spreads the rest over the other
-// deployments of before in proportion to their shares there, so no other
-// deployment ever gains.
-func splitFor(before map[string]int, deployment string, pct int) map[string]int {
-	rest := maps.Clone(before)
+// splitFor gives the deployment pct, more than it has in current, and
+// spreads the rest over the other deployments of current in proportion to
+// their shares there. Scaling a whole share x by less than one gives at most
+// x, so no other deployment gains.
+func splitFor(current map[string]int, deployment string, pct int) map[string]int {
+	rest := maps.Clone(current)
 	delete(rest, deployment)
-	split := scale(rest, others(before, deployment), 100-pct)
+	split := scale(rest, others(current, deployment), 100-pct)
 	if split == nil {
 		split = map[string]int{}
 	}

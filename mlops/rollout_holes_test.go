@@ -415,3 +415,41 @@ func TestTrafficChangesNotResidencyChecked(t *testing.T) {
 	require.Equal(t, map[string]int{"blue": 30, "green": 20, "red": 50}, traffic(t, e))
 	require.Equal(t, traffic(t, e), re.LeftAt)
 }
+
+// Steps at or below the deployment's share leave nothing to do: Rollout
+// changes nothing and leaves no record.
+func TestRolloutWithEveryStepBelowShare(t *testing.T) {
+	e, ep, _ := splitEnv(t, nil, "westeurope", map[string]int{"blue": 50, "green": 50}, "blue", "green")
+	e.mem.ResetCalls()
+	require.NoError(t, ep.Rollout(e.ctx, "green", &mlops.RolloutOptions{Steps: []int{10, 50}}))
+	for _, c := range e.mem.Calls() {
+		require.NotEqual(t, "UpdateEndpoint", c.Op)
+	}
+	_, rolling := ep.IsRollingOut()
+	require.False(t, rolling)
+	require.Equal(t, map[string]int{"blue": 50, "green": 50}, traffic(t, e))
+}
+
+// Two Deploys of the same deployment at once: both end with it, and the
+// endpoint holds one.
+func TestConcurrentDeploysOfOneDeployment(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	mv := e.approvedModel("fraud")
+	_, err := e.c.CreateEndpoint(e.ctx, "fraud-api", &mlops.EndpointOptions{Location: euWest})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		h, err := e.c.GetEndpoint(e.ctx, "fraud-api")
+		require.NoError(t, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = h.Deploy(e.ctx, "blue", mv, nil)
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.Equal(t, 1, e.mem.Counts().Deployments)
+}
