@@ -55,6 +55,7 @@ func TestBadInputCreatesNothing(t *testing.T) {
 	require.NoError(t, ep.Promote(ctx, "blue"))
 	job, err := c.SubmitJob(ctx, jobSpec(d))
 	require.NoError(t, err)
+	mv2 := e.approvedModel("fraud")
 	before := e.mem.Counts()
 	reg := c.Models("")
 	loc := euWest
@@ -183,7 +184,7 @@ func TestBadInputCreatesNothing(t *testing.T) {
 		{"deploy nil model", func() error { _, err := ep.Deploy(ctx, "green", nil, nil); return err }, mlops.InvalidArgument, "model version is missing"},
 		{"deploy bad name", func() error { _, err := ep.Deploy(ctx, "Green", mv, nil); return err }, mlops.InvalidArgument, "deployment name"},
 		{"deploy negative instances", func() error { _, err := ep.Deploy(ctx, "green", mv, &mlops.DeployOptions{Instances: -1}); return err }, mlops.InvalidArgument, "Instances"},
-		{"deploy existing", func() error { _, err := ep.Deploy(ctx, "blue", mv, nil); return err }, mlops.AlreadyExists, `deployment "blue"`},
+		{"deploy existing", func() error { _, err := ep.Deploy(ctx, "blue", mv2, nil); return err }, mlops.AlreadyExists, `deployment "blue" serving mem/fraud@`},
 		{"traffic bad sum", func() error { return ep.SetTraffic(ctx, map[string]int{"blue": 99}, nil) }, mlops.InvalidArgument, "sum to 99"},
 		{"rollout bad steps", func() error { return ep.Rollout(ctx, "blue", &mlops.RolloutOptions{Steps: []int{50, 10}}) }, mlops.InvalidArgument, "increase strictly"},
 		{"rollout step over 100", func() error { return ep.Rollout(ctx, "blue", &mlops.RolloutOptions{Steps: []int{101}}) }, mlops.InvalidArgument, "from 1 to 100"},

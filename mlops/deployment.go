@@ -213,7 +213,15 @@ type DeployOptions struct {
 
 // Deploy puts a model version behind the endpoint as a new deployment with
 // no traffic, and waits until it is ready. Give it traffic with SetTraffic
-// or Rollout.
+// or Rollout (or Promote, for an endpoint's first traffic).
+//
+// A Deploy cut short while waiting — its context ended, or the program
+// stopped — leaves the deployment the provider is still creating. Calling
+// Deploy again with the same name, model version and instance settings
+// adopts it and waits for it (a deployment that is ready already is returned
+// as it is); one that differs in any of them is AlreadyExists naming the
+// difference. DeleteDeployment removes a deployment nobody will adopt. An
+// adoption is decided by the policy and residency as a creation is.
 func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, opts *DeployOptions) (*Deployment, error) {
 	if opts == nil {
 		opts = &DeployOptions{}
@@ -245,15 +253,32 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 	if err := e.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	if e.Deployment(name) != nil {
-		return nil, errorf(AlreadyExists, "endpoint %q already has a deployment %q; pick another name or delete it first", e.Name, name)
-	}
-	if limit := e.Capabilities.MaxDeployments; limit > 0 && len(e.Deployments) >= limit {
+	ref := mv.Location.Provider + "/" + mv.Model + "@" + mv.Version
+	existing := e.Deployment(name)
+	if existing != nil {
+		if diff := deploymentDiff(existing, ref, opts.InstanceType, instances); diff != "" {
+			return nil, errorf(AlreadyExists, "endpoint %q already has a deployment %q %s; pick another name, or delete it first", e.Name, name, diff)
+		}
+	} else if limit := e.Capabilities.MaxDeployments; limit > 0 && len(e.Deployments) >= limit {
 		return nil, errorf(FailedPrecondition, "endpoint %q holds %d deployments, the most provider %q (%s) allows; promote one and delete the other first", e.Name, len(e.Deployments), e.Location.Provider, e.c.providers[e.Location.Provider].Kind())
 	}
-	ref := mv.Location.Provider + "/" + mv.Model + "@" + mv.Version
 	req := &Request{Action: ActionDeploymentCreate, Target: fmtTarget("deployment", e.Name+"/"+name), Location: e.Location, Model: mv, Origins: os}
 	res, err := e.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
+		if existing != nil {
+			// Adopted: the deployment a call cut short left behind.
+			var info *provider.DeploymentInfo
+			err := e.c.retry(ctx, func() (err error) {
+				info, err = srv.GetDeployment(ctx, e.Name, name)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			if info, err = e.waitReady(ctx, srv, info); err != nil {
+				return nil, err
+			}
+			return deploymentFromInfo(info), nil
+		}
 		spec := &provider.DeploymentSpec{Endpoint: e.Name, Name: name, Model: mv.Model, ModelVersion: mv.Version,
 			ArtifactURI: mv.ArtifactURI, InstanceType: opts.InstanceType, Instances: instances,
 			Metadata: map[string]string{metaModel: ref, metaPrincipal: req.Principal.ID, metaOperation: op.ID}}
@@ -263,9 +288,16 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 			return err
 		})
 		if provider.CodeOf(err) == AlreadyExists {
+			// Ours after a lost response; another call's of the same
+			// deployment is adopted as above.
 			cur, gerr := srv.GetDeployment(ctx, e.Name, name)
-			if gerr != nil || cur.Metadata[metaOperation] != op.ID {
+			if gerr != nil {
 				return nil, errorf(AlreadyExists, "endpoint %q already has a deployment %q", e.Name, name)
+			}
+			if cur.Metadata[metaOperation] != op.ID {
+				if diff := deploymentDiff(deploymentFromInfo(cur), ref, opts.InstanceType, instances); diff != "" {
+					return nil, errorf(AlreadyExists, "endpoint %q already has a deployment %q %s; pick another name, or delete it first", e.Name, name, diff)
+				}
 			}
 			info, err = cur, nil
 		}
@@ -285,6 +317,25 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 	return res.(*Deployment), nil
 }
 
+// deploymentDiff says how an existing deployment differs from what a Deploy
+// asks for, or "" when the call may adopt it.
+func deploymentDiff(d *Deployment, ref, instanceType string, instances int) string {
+	var diffs []string
+	switch {
+	case d.ModelRef == "":
+		diffs = append(diffs, fmt.Sprintf("that was not deployed through Tideline (this call deploys %s)", ref))
+	case d.ModelRef != ref:
+		diffs = append(diffs, fmt.Sprintf("serving %s (this call deploys %s)", d.ModelRef, ref))
+	}
+	if instanceType != "" && d.InstanceType != instanceType {
+		diffs = append(diffs, fmt.Sprintf("on instance type %q (this call asks for %q)", d.InstanceType, instanceType))
+	}
+	if d.Instances != instances {
+		diffs = append(diffs, fmt.Sprintf("with %d instances (this call asks for %d)", d.Instances, instances))
+	}
+	return strings.Join(diffs, ", ")
+}
+
 func (e *Endpoint) waitReady(ctx context.Context, srv provider.Serving, info *provider.DeploymentInfo) (*provider.DeploymentInfo, error) {
 	delay := e.c.opts.PollInterval
 	for {
@@ -292,7 +343,7 @@ func (e *Endpoint) waitReady(ctx context.Context, srv provider.Serving, info *pr
 		case DeploymentReady:
 			return info, nil
 		case DeploymentFailed:
-			return nil, errorf(FailedPrecondition, "deployment %s/%s failed: %s", info.Endpoint, info.Name, info.Message)
+			return nil, errorf(FailedPrecondition, "deployment %s/%s failed: %s; delete it with DeleteDeployment and deploy again", info.Endpoint, info.Name, info.Message)
 		}
 		if err := sleep(ctx, delay); err != nil {
 			return nil, err
@@ -317,9 +368,13 @@ type TrafficOptions struct {
 }
 
 // SetTraffic replaces the live split. Shares are whole percentages summing
-// to 100; deployments left out get none. The policy sees the change: a
-// deployment whose share rises must serve an approved model version when
-// RequireApprovedModels is in force.
+// to 100; deployments left out get none. The policy sees the change, and so
+// does residency: every deployment whose share rises is checked against the
+// endpoint's region with its model version's residency origins, the
+// upstream datasets read again so that a later Dataset.Tighten binds, and
+// must serve an approved model version when RequireApprovedModels is in
+// force. The change ends a rollout in progress (its record is removed in
+// the same atomic update), so a later AbortRollout restores nothing.
 func (e *Endpoint) SetTraffic(ctx context.Context, split map[string]int, opts *TrafficOptions) error {
 	var mirror map[string]int
 	if opts != nil {
@@ -338,7 +393,7 @@ func (e *Endpoint) SetTraffic(ctx context.Context, split map[string]int, opts *T
 			}
 		}
 	}
-	return e.changeTraffic(ctx, split, mirror, nil, false)
+	return e.changeTraffic(ctx, split, mirror, map[string]string{metaRollout: ""})
 }
 
 // validateSplit checks shares: names valid, each 0..100, summing to exactly
@@ -364,36 +419,70 @@ func validateSplit(what string, split map[string]int, want int, exact bool) erro
 	return nil
 }
 
-// changeTraffic is the one governed path every traffic change takes.
-// meta is merged into the endpoint's metadata in the same atomic update.
-func (e *Endpoint) changeTraffic(ctx context.Context, split, mirror map[string]int, meta map[string]string, rollback bool) error {
-	srv, err := e.c.serving(e.Location.Provider)
-	if err != nil {
+// changeTraffic reads the endpoint and then changes its traffic: the path
+// of a change that names its whole result, as SetTraffic and Promote do.
+func (e *Endpoint) changeTraffic(ctx context.Context, split, mirror map[string]int, meta map[string]string) error {
+	if err := e.Refresh(ctx); err != nil {
 		return err
 	}
-	if err := e.Refresh(ctx); err != nil {
+	return e.applyTraffic(ctx, split, mirror, meta, false)
+}
+
+// applyTraffic is the one governed path every traffic change takes. It
+// decides on the snapshot e holds and writes only if the endpoint still has
+// that snapshot's ETag, so a change decided on a stale read is a Conflict,
+// never a lost update. meta is merged into the endpoint's metadata in the
+// same atomic update. rollback marks a change to exactly the split recorded
+// before a rollout began; it may give traffic back only to deployments that
+// still exist, are ready and serve a model version that is not rejected,
+// whatever the policy says, and is decided by the policy and residency like
+// any other change.
+func (e *Endpoint) applyTraffic(ctx context.Context, split, mirror map[string]int, meta map[string]string, rollback bool) error {
+	srv, err := e.c.serving(e.Location.Provider)
+	if err != nil {
 		return err
 	}
 	if len(mirror) > 0 && !e.Capabilities.Mirror {
 		return errorf(Unimplemented, "endpoint %q: provider %q (%s) cannot mirror traffic", e.Name, e.Location.Provider, e.c.providers[e.Location.Provider].Kind())
 	}
 	split = nonZero(split)
-	for d := range split {
-		if e.Deployment(d) == nil {
+	var blocked []string
+	for _, d := range sortedKeys(split) {
+		if e.Deployment(d) != nil {
+			continue
+		}
+		if !rollback {
 			return errorf(InvalidArgument, "endpoint %q has no deployment %q; it has [%s]", e.Name, d, strings.Join(e.deploymentNames(), ", "))
 		}
+		blocked = append(blocked, fmt.Sprintf("deployment %q no longer exists", d))
+	}
+	if len(blocked) > 0 {
+		return notRestorable(split, blocked)
 	}
 	for d := range mirror {
 		if e.Deployment(d) == nil {
 			return errorf(InvalidArgument, "endpoint %q has no deployment %q to mirror to", e.Name, d)
 		}
 	}
-	models, err := e.modelsOf(ctx, split, e.Traffic)
+	models, os, err := e.gaining(ctx, split)
 	if err != nil {
 		return err
 	}
+	if rollback {
+		for _, d := range sortedKeys(models) {
+			if dep := e.Deployment(d); dep.State != DeploymentReady {
+				blocked = append(blocked, fmt.Sprintf("deployment %q is %s", d, dep.State))
+			}
+			if mv := models[d]; mv != nil && mv.Approval.State == ApprovalRejected {
+				blocked = append(blocked, fmt.Sprintf("deployment %q serves model %s version %s, which is rejected", d, mv.Model, mv.Version))
+			}
+		}
+		if len(blocked) > 0 {
+			return notRestorable(split, blocked)
+		}
+	}
 	tc := &TrafficChange{Endpoint: e.Name, Before: maps.Clone(e.Traffic), After: maps.Clone(split), Models: models, Rollback: rollback}
-	req := &Request{Action: ActionTrafficSet, Target: fmtTarget("endpoint", e.Name) + " traffic " + fmtSplit(split), Location: e.Location, Traffic: tc}
+	req := &Request{Action: ActionTrafficSet, Target: fmtTarget("endpoint", e.Name) + " traffic " + fmtSplit(split), Location: e.Location, Traffic: tc, Origins: os}
 	_, err = e.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
 		upd := &provider.EndpointUpdate{Endpoint: e.Name, Traffic: split, Mirror: mirror, Metadata: meta, IfMatch: e.etag}
 		var info *provider.EndpointInfo
@@ -402,12 +491,18 @@ func (e *Endpoint) changeTraffic(ctx context.Context, split, mirror map[string]i
 			return err
 		})
 		if provider.CodeOf(err) == Conflict {
-			// After a lost response the retry finds the change applied.
-			if cur, gerr := srv.GetEndpoint(ctx, e.Name); gerr == nil && maps.Equal(nonZero(cur.Traffic), split) {
-				info, err = cur, nil
-			} else {
-				return nil, errorf(Conflict, "endpoint %q changed while its traffic was being set; refresh it and retry", e.Name)
+			// After a lost response the retry finds the whole change
+			// applied: the traffic and the metadata it wrote.
+			cur, gerr := srv.GetEndpoint(ctx, e.Name)
+			if gerr != nil || !applied(cur, upd) {
+				msg := fmt.Sprintf("endpoint %q changed while its traffic was being set", e.Name)
+				if gerr == nil {
+					snap := &Endpoint{Name: e.Name, Traffic: nonZero(cur.Traffic), meta: cur.Metadata}
+					msg += "; " + snap.holder()
+				}
+				return nil, errorf(Conflict, "%s; refresh it and retry", msg)
 			}
+			info, err = cur, nil
 		}
 		if err != nil {
 			return nil, err
@@ -418,29 +513,58 @@ func (e *Endpoint) changeTraffic(ctx context.Context, split, mirror map[string]i
 	return err
 }
 
-// modelsOf resolves the model version of every deployment whose share
-// rises, reading its approval fresh from the registry, so that the policy
-// decides on the current approval and not on a stale copy.
-func (e *Endpoint) modelsOf(ctx context.Context, after, before map[string]int) (map[string]*ModelVersion, error) {
+// applied reports whether an endpoint shows everything upd wrote.
+func applied(cur *provider.EndpointInfo, upd *provider.EndpointUpdate) bool {
+	if !maps.Equal(nonZero(cur.Traffic), nonZero(upd.Traffic)) {
+		return false
+	}
+	if upd.Mirror != nil && !maps.Equal(nonZero(cur.Mirror), nonZero(upd.Mirror)) {
+		return false
+	}
+	for k, v := range upd.Metadata {
+		if cur.Metadata[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func notRestorable(split map[string]int, why []string) error {
+	return errorf(FailedPrecondition, "the split before the rollout, %s, can no longer be restored: %s; choose a split with SetTraffic or Promote, which ends the rollout", fmtSplit(split), strings.Join(why, "; "))
+}
+
+// gaining resolves every deployment whose share rises above the snapshot's:
+// its model version, read fresh from the registry so that the policy
+// decides on the current approval, and the residency origins that bind it,
+// with the upstream datasets read again so that a later tightening binds
+// too. A deployment not made through Tideline maps to nil and adds no
+// origins: the policy decides on it.
+func (e *Endpoint) gaining(ctx context.Context, after map[string]int) (map[string]*ModelVersion, origins, error) {
 	models := make(map[string]*ModelVersion, len(after))
-	for d, share := range after {
-		if share <= before[d] {
+	var os origins
+	for _, d := range sortedKeys(after) {
+		if after[d] <= e.Traffic[d] {
 			continue
 		}
 		dep := e.Deployment(d)
 		pn, rest, ok := strings.Cut(dep.ModelRef, "/")
 		model, version, ok2 := strings.Cut(rest, "@")
 		if !ok || !ok2 {
-			models[d] = nil // not deployed through Tideline: the policy decides
+			models[d] = nil
 			continue
 		}
 		mv, err := e.c.Models(pn).Get(ctx, model, version)
 		if err != nil {
-			return nil, fmt.Errorf("deployment %q serves %s: %w", d, dep.ModelRef, err)
+			return nil, nil, fmt.Errorf("deployment %q serves %s: %w", d, dep.ModelRef, err)
 		}
 		models[d] = mv
+		mo, err := e.c.refreshOrigins(ctx, mv.Origins)
+		if err != nil {
+			return nil, nil, fmt.Errorf("deployment %q of model %s version %s: %w", d, mv.Model, mv.Version, err)
+		}
+		os = os.merge(mo...)
 	}
-	return models, nil
+	return models, os, nil
 }
 
 func (e *Endpoint) deploymentNames() []string {
@@ -451,12 +575,16 @@ func (e *Endpoint) deploymentNames() []string {
 	return names
 }
 
-// Promote sends all traffic to one deployment.
+// Promote sends all traffic to one deployment and stops all mirroring. It
+// is how an endpoint gets its first traffic, and it ends a rollout in
+// progress (its record is removed in the same atomic update). It is governed
+// as SetTraffic is: the deployment, if its share rises, must pass the policy
+// and the residency of its model version's origins.
 func (e *Endpoint) Promote(ctx context.Context, deployment string) error {
 	if err := provider.ValidateName("deployment name", deployment); err != nil {
 		return err
 	}
-	return e.changeTraffic(ctx, map[string]int{deployment: 100}, map[string]int{}, map[string]string{metaRollout: ""}, false)
+	return e.changeTraffic(ctx, map[string]int{deployment: 100}, map[string]int{}, map[string]string{metaRollout: ""})
 }
 
 // DeleteDeployment deletes a deployment that receives no traffic.

@@ -13,7 +13,7 @@ import (
 // it, into a region — the actions residency decides.
 func placing(a Action) bool {
 	switch a {
-	case ActionDatasetCreate, ActionDatasetTighten, ActionJobSubmit, ActionModelRegister, ActionDeploymentCreate, ActionEndpointCreate:
+	case ActionDatasetCreate, ActionDatasetTighten, ActionJobSubmit, ActionModelRegister, ActionDeploymentCreate, ActionEndpointCreate, ActionTrafficSet:
 		return true
 	}
 	return false

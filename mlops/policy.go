@@ -52,7 +52,9 @@ type Request struct {
 	RegionErr error
 	// Origins are the residency constraints that bind the action: a new
 	// dataset's own and its parents', a job's inputs', those a model or a
-	// deployment inherits. Residency denies a region outside any of them.
+	// deployment inherits, and for a traffic change those of every
+	// deployment whose share rises. Residency denies a region outside any
+	// of them.
 	Origins []Origin
 	// Usage is the GPUs already held by running and queued jobs, filled in
 	// for job submissions when a rule asks for it (GPUQuota).
@@ -76,8 +78,8 @@ type TrafficChange struct {
 	Before, After map[string]int
 	// Models maps each deployment named in After to its model version.
 	Models map[string]*ModelVersion
-	// Rollback is set when the change restores a split that held before a
-	// failed rollout step.
+	// Rollback is set only when After is exactly the split recorded before
+	// a rollout began (the rollback of Endpoint.Rollout, AbortRollout).
 	Rollback bool
 }
 
@@ -599,13 +601,14 @@ func validDigestAlgorithm(a string) bool {
 }
 
 // RequireApprovedModels denies a traffic change that raises the share of a
-// deployment whose model version is not approved. Rollbacks to an earlier
-// split are not blocked: restoring what ran before is always allowed.
+// deployment whose model version is not approved — rollbacks too: a split
+// that ran before is restored only to deployments whose models are still
+// approved.
 func RequireApprovedModels() Rule {
 	const name = "approved-model"
 	return RuleFunc(name, func(_ context.Context, req *Request) []Reason {
 		tc := req.Traffic
-		if req.Action != ActionTrafficSet || tc == nil || tc.Rollback {
+		if req.Action != ActionTrafficSet || tc == nil {
 			return nil
 		}
 		var out []Reason
