@@ -83,7 +83,7 @@ func (e *env) dataset(name, version, content string) *mlops.Dataset {
 // trainedJob submits a job and drives it to success.
 func (e *env) trainedJob(name string, inputs ...*mlops.Dataset) *mlops.TrainJob {
 	e.t.Helper()
-	spec := mlops.TrainJobSpec{Name: name, Location: euGPU, Image: "registry.example/ml/train:1", GPU: mlops.GPURequest{Type: "H100", Count: 8}}
+	spec := mlops.TrainJobSpec{Name: name, Location: euGPU, Image: pinnedImage, GPU: mlops.GPURequest{Type: "H100", Count: 8}}
 	for i, d := range inputs {
 		spec.Inputs = append(spec.Inputs, mlops.JobInput{Name: fmt.Sprintf("in%d", i), Dataset: d.Ref()})
 	}
