@@ -102,7 +102,7 @@ func TestBadInputCreatesNothing(t *testing.T) {
 			return ds("claims", "9", &mlops.CreateDatasetOptions{Location: mlops.Location{Provider: "mem"}})
 		}, mlops.InvalidArgument, "Region is empty"},
 		{"get dataset bad ref", func() error {
-			_, err := c.GetDataset(ctx, mlops.DatasetRef{Name: "claims"})
+			_, err := c.GetDataset(ctx, mlops.DatasetRef{Name: "claims", Version: "V1"})
 			return err
 		}, mlops.InvalidArgument, "dataset version"},
 		{"get dataset unknown provider", func() error {
@@ -152,15 +152,15 @@ func TestBadInputCreatesNothing(t *testing.T) {
 		}, mlops.InvalidArgument, "exactly one"},
 		{"register no source", func() error { _, err := reg.Register(ctx, "fraud", mlops.ModelSource{}, nil); return err }, mlops.InvalidArgument, "exactly one"},
 		{"register bad metric", func() error {
-			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/x"}, &mlops.RegisterOptions{Region: "westeurope", Metrics: map[string]float64{"auc-roc": 1}})
+			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/x"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}, Metrics: map[string]float64{"auc-roc": 1}})
 			return err
 		}, mlops.InvalidArgument, "metric name"},
 		{"register bad tag", func() error {
-			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/x"}, &mlops.RegisterOptions{Region: "westeurope", Tags: map[string]string{"": "v"}})
+			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/x"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}, Tags: map[string]string{"": "v"}})
 			return err
 		}, mlops.InvalidArgument, "model tags"},
 		{"register bad job id", func() error {
-			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{Job: "nojob"}, &mlops.RegisterOptions{Region: "westeurope"})
+			_, err := reg.Register(ctx, "fraud", mlops.ModelSource{Job: "nojob"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 			return err
 		}, mlops.InvalidArgument, "job id"},
 		{"register no region", func() error {
@@ -168,8 +168,8 @@ func TestBadInputCreatesNothing(t *testing.T) {
 			return err
 		}, mlops.InvalidArgument, "Region is empty"},
 		{"get bad version", func() error { _, err := reg.Get(ctx, "fraud", "0"); return err }, mlops.InvalidArgument, "version or alias"},
-		{"approve bad version", func() error { _, err := reg.Approve(ctx, "fraud", "v1", ""); return err }, mlops.InvalidArgument, "model version"},
-		{"approve long comment", func() error { _, err := reg.Approve(ctx, "fraud", "1", strings.Repeat("x", 5000)); return err }, mlops.InvalidArgument, "comment"},
+		{"approve bad version", func() error { _, err := reg.Approve(ctx, &mlops.ModelVersion{Model: "fraud", Version: "v1"}, ""); return err }, mlops.InvalidArgument, "model version"},
+		{"approve long comment", func() error { _, err := reg.Approve(ctx, &mlops.ModelVersion{Model: "fraud", Version: "1"}, strings.Repeat("x", 5000)); return err }, mlops.InvalidArgument, "comment"},
 		{"alias bad name", func() error { return reg.SetAlias(ctx, "fraud", "Champion", "1") }, mlops.InvalidArgument, "alias"},
 		{"alias bad version", func() error { return reg.SetAlias(ctx, "fraud", "champion", "01") }, mlops.InvalidArgument, "model version"},
 		{"models unknown provider", func() error { _, err := c.Models("nope").List(ctx, "fraud"); return err }, mlops.InvalidArgument, `"nope"`},

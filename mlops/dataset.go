@@ -489,15 +489,18 @@ func (d *Dataset) Tighten(ctx context.Context, constraint residency.Constraint) 
 	return err
 }
 
-// GetDataset returns a dataset version. When ref.Provider is empty every
-// provider that stores datasets is asked; the version must exist in exactly
-// one.
+// GetDataset returns a dataset version. An empty ref.Version means the
+// latest: the highest whole-number version, or the newest when no version is
+// a number. When ref.Provider is empty every provider that stores datasets
+// is asked; the version must exist in exactly one.
 func (c *Client) GetDataset(ctx context.Context, ref DatasetRef) (*Dataset, error) {
 	if err := provider.ValidateName("dataset name", ref.Name); err != nil {
 		return nil, err
 	}
-	if err := provider.ValidateVersion("dataset version", ref.Version); err != nil {
-		return nil, err
+	if ref.Version != "" {
+		if err := provider.ValidateVersion("dataset version", ref.Version); err != nil {
+			return nil, err
+		}
 	}
 	if ref.Name == tombstoneName {
 		return nil, errorf(InvalidArgument, "dataset name %q is reserved for the records of deleted versions", ref.Name)
@@ -519,7 +522,11 @@ func (c *Client) GetDataset(ctx context.Context, ref DatasetRef) (*Dataset, erro
 		}
 		var info *provider.DatasetInfo
 		err = c.retry(ctx, func() (err error) {
-			info, err = store.GetDataset(ctx, ref.Name, ref.Version)
+			if ref.Version == "" {
+				info, err = latestDataset(ctx, store, ref.Name)
+			} else {
+				info, err = store.GetDataset(ctx, ref.Name, ref.Version)
+			}
 			return err
 		})
 		if provider.CodeOf(err) == NotFound {
@@ -536,9 +543,39 @@ func (c *Client) GetDataset(ctx context.Context, ref DatasetRef) (*Dataset, erro
 		}
 	}
 	if found == nil {
+		if ref.Version == "" {
+			return nil, errorf(NotFound, "dataset %s has no version", ref.Name)
+		}
 		return nil, errorf(NotFound, "dataset %s not found", ref)
 	}
 	return found, nil
+}
+
+// latestDataset returns the latest version of a dataset: the highest whole
+// number among its versions, or the newest when none is a number.
+func latestDataset(ctx context.Context, store provider.DataStore, name string) (*provider.DatasetInfo, error) {
+	infos, err := store.ListDatasets(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var best *provider.DatasetInfo
+	var bestN uint64
+	for _, in := range infos {
+		if in.Name != name {
+			continue
+		}
+		n, nerr := strconv.ParseUint(in.Version, 10, 63)
+		switch {
+		case nerr == nil && n >= bestN:
+			best, bestN = in, n
+		case bestN == 0 && nerr != nil:
+			best = in // ordered by creation time: the newest wins among non-numbers
+		}
+	}
+	if best == nil {
+		return nil, errorf(NotFound, "dataset %s has no version", name)
+	}
+	return best, nil
 }
 
 // ListDatasets returns the versions of the named dataset (of every dataset

@@ -186,7 +186,7 @@ func TestDatasetDelete(t *testing.T) {
 	d, err := e.c.CreateDataset(e.ctx, "claims", "1", strings.NewReader("x"), &mlops.CreateDatasetOptions{Location: euWest, Classification: residency.Restricted})
 	require.NoError(t, err)
 	job := e.trainedJob("fraud", d)
-	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 
 	require.NoError(t, d.Delete(e.ctx))
@@ -203,4 +203,28 @@ func TestDatasetDelete(t *testing.T) {
 	require.NoError(t, err)
 	_, err = ep.Deploy(e.ctx, "blue", mv, nil)
 	requireDenied(t, err, "dataset mem/claims@1 is restricted")
+}
+
+// An empty version asks for the latest.
+func TestGetLatestVersion(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	_, err := e.c.GetDataset(e.ctx, mlops.DatasetRef{Name: "claims"})
+	requireCode(t, err, mlops.NotFound, "no version")
+	for _, v := range []string{"1", "2", "10", "3"} {
+		e.dataset("claims", v, "rows "+v)
+	}
+	d, err := e.c.GetDataset(e.ctx, mlops.DatasetRef{Name: "claims"})
+	require.NoError(t, err)
+	require.Equal(t, "10", d.Version, "the highest number, not the newest or the largest string")
+
+	reg := e.c.Models("")
+	_, err = reg.Get(e.ctx, "fraud", "")
+	requireCode(t, err, mlops.NotFound, "no version")
+	for range 3 {
+		_, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/a"}, &mlops.RegisterOptions{Location: euWest})
+		require.NoError(t, err)
+	}
+	mv, err := reg.Get(e.ctx, "fraud", "")
+	require.NoError(t, err)
+	require.Equal(t, "3", mv.Version)
 }

@@ -27,9 +27,9 @@ func TestNoPolicyAllowsSelfApprovalAndUnapprovedTraffic(t *testing.T) {
 	require.NoError(t, mem.CompleteJob(job.Name, ""))
 	require.NoError(t, job.Wait(ctx, nil))
 
-	mv, err := c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
-	_, err = c.Models("").Approve(ctx, "fraud", mv.Version, "looks fine to me")
+	_, err = c.Models("").Approve(ctx, mv, "looks fine to me")
 	requireCode(t, err, mlops.PermissionDenied, "may not also approve it")
 
 	ep, err := c.CreateEndpoint(ctx, "fraud-api", &mlops.EndpointOptions{Location: euWest})
@@ -40,7 +40,7 @@ func TestNoPolicyAllowsSelfApprovalAndUnapprovedTraffic(t *testing.T) {
 	requireCode(t, err, mlops.PermissionDenied, "approve it before it receives traffic")
 
 	bob := mlops.WithPrincipal(ctx, mlops.Principal{ID: "bob@example.com"})
-	_, err = c.Models("").Approve(bob, "fraud", mv.Version, "reviewed")
+	_, err = c.Models("").Approve(bob, mv, "reviewed")
 	require.NoError(t, err)
 	require.NoError(t, ep.Promote(ctx, "blue"))
 }

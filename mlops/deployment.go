@@ -445,23 +445,27 @@ func (e *Endpoint) applyTraffic(ctx context.Context, split, mirror map[string]in
 	if len(mirror) > 0 && !e.Capabilities.Mirror {
 		return errorf(Unimplemented, "endpoint %q: provider %q (%s) cannot mirror traffic", e.Name, e.Location.Provider, e.c.providers[e.Location.Provider].Kind())
 	}
-	split = nonZero(split)
 	var blocked []string
 	for _, d := range sortedKeys(split) {
 		if e.Deployment(d) != nil {
 			continue
 		}
 		if !rollback {
-			return errorf(InvalidArgument, "endpoint %q has no deployment %q; it has [%s]", e.Name, d, strings.Join(e.deploymentNames(), ", "))
+			// Every deployment named must exist, even with a share of 0: a
+			// misspelt name is a mistake, not a no-op.
+			return errorf(NotFound, "endpoint %q has no deployment %q; it has [%s]", e.Name, d, strings.Join(e.deploymentNames(), ", "))
 		}
-		blocked = append(blocked, fmt.Sprintf("deployment %q no longer exists", d))
+		if split[d] > 0 {
+			blocked = append(blocked, fmt.Sprintf("deployment %q no longer exists", d))
+		}
 	}
+	split = nonZero(split)
 	if len(blocked) > 0 {
 		return notRestorable(split, blocked)
 	}
 	for d := range mirror {
 		if e.Deployment(d) == nil {
-			return errorf(InvalidArgument, "endpoint %q has no deployment %q to mirror to", e.Name, d)
+			return errorf(NotFound, "endpoint %q has no deployment %q to mirror to", e.Name, d)
 		}
 	}
 	models, os, err := e.gaining(ctx, split)

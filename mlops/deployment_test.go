@@ -151,7 +151,7 @@ func TestAbortRollout(t *testing.T) {
 func TestTrafficRequiresApprovedModel(t *testing.T) {
 	e := newEnv(t, &mlops.ClientOptions{Policy: mlops.NewPolicy(mlops.RequireApprovedModels())}, nil)
 	blue := e.approvedModel("fraud")
-	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/x"}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/x"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	ep, err := e.c.CreateEndpoint(e.ctx, "fraud-api", &mlops.EndpointOptions{Location: euWest})
 	require.NoError(t, err)
@@ -171,7 +171,7 @@ func TestTrafficRequiresApprovedModel(t *testing.T) {
 
 	// Approval read fresh: approve through another client, then it works.
 	other := newEnvOver(t, e.mem, &mlops.ClientOptions{Principal: mlops.Principal{ID: "bob@example.com"}})
-	_, err = other.c.Models("").Approve(other.ctx, "fraud", mv.Version, "ok")
+	_, err = other.c.Models("").Approve(other.ctx, mv, "ok")
 	require.NoError(t, err)
 	require.NoError(t, ep.Rollout(e.ctx, "green", nil))
 }
@@ -189,7 +189,9 @@ func TestTrafficValidation(t *testing.T) {
 		{"sum below 100", map[string]int{"blue": 60, "green": 30}, nil, mlops.InvalidArgument, "sum to 90"},
 		{"sum above 100", map[string]int{"blue": 60, "green": 50}, nil, mlops.InvalidArgument, "sum to 110"},
 		{"negative", map[string]int{"blue": 110, "green": -10}, nil, mlops.InvalidArgument, "from 0 to 100"},
-		{"unknown deployment", map[string]int{"blue": 50, "red": 50}, nil, mlops.InvalidArgument, `no deployment "red"`},
+		{"unknown deployment", map[string]int{"blue": 50, "red": 50}, nil, mlops.NotFound, `no deployment "red"`},
+		{"unknown deployment at zero", map[string]int{"blue": 100, "red": 0}, nil, mlops.NotFound, `no deployment "red"`},
+		{"unknown mirror", map[string]int{"blue": 100}, map[string]int{"red": 10}, mlops.NotFound, `no deployment "red"`},
 		{"bad name", map[string]int{"Blue": 100}, nil, mlops.InvalidArgument, "deployment name"},
 		{"empty", map[string]int{}, nil, mlops.InvalidArgument, "sum to 0"},
 		{"mirror over 50", map[string]int{"blue": 100}, map[string]int{"green": 60}, mlops.InvalidArgument, "at most 50"},

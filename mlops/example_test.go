@@ -51,7 +51,7 @@ func Example() {
 	fmt.Println("job", job.State)
 
 	mv, err := c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID},
-		&mlops.RegisterOptions{Region: "westeurope", Framework: "pytorch"})
+		&mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}, Framework: "pytorch"})
 	if err != nil {
 		panic(err)
 	}
@@ -69,8 +69,8 @@ func ExampleEndpoint_Rollout() {
 	reg := c.Models("")
 	register := func() *mlops.ModelVersion {
 		mv, _ := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://lab/artifacts/fraud"},
-			&mlops.RegisterOptions{Region: "westeurope"})
-		mv, _ = reg.Approve(mlops.WithPrincipal(ctx, mlops.Principal{ID: "bob@example.com"}), "fraud", mv.Version, "reviewed")
+			&mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
+		mv, _ = reg.Approve(mlops.WithPrincipal(ctx, mlops.Principal{ID: "bob@example.com"}), mv, "reviewed")
 		return mv
 	}
 	ep, _ := c.CreateEndpoint(ctx, "fraud-api", &mlops.EndpointOptions{Location: mlops.Location{Region: "westeurope"}})
@@ -143,7 +143,7 @@ func Example_residency() {
 	_ = mem.StartJob(job.Name)
 	_ = mem.CompleteJob(job.Name, "")
 	_ = job.Wait(ctx, nil)
-	mv, _ := c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, _ := c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	fmt.Println("model inherits", mv.Constraint)
 
 	us, _ := c.CreateEndpoint(ctx, "fraud-us", &mlops.EndpointOptions{Location: mlops.Location{Region: "eastus"}})

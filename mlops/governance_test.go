@@ -67,9 +67,9 @@ func TestResidencyInheritanceAcrossClients(t *testing.T) {
 	require.NoError(t, mem.CompleteJob(job.Name, ""))
 
 	// The model inherits: it may not be registered in the US either.
-	_, err = b.c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "eastus"})
+	_, err = b.c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "eastus"}})
 	requireDenied(t, err, "claims@1")
-	mv, err := b.c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := b.c.Models("").Register(ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	require.Equal(t, residency.Restricted, mv.Classification)
 	require.Equal(t, "EU/EEA", mv.Constraint.String())
@@ -133,7 +133,7 @@ func TestDeploymentSeesLaterTightening(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	d := e.dataset("claims", "1", "x")
 	job := e.trainedJob("fraud", d)
-	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	require.NoError(t, d.Tighten(e.ctx, residency.MustParseConstraint("EEA")))
 	ep, err := e.c.CreateEndpoint(e.ctx, "fraud-us", &mlops.EndpointOptions{Location: at("eastus")})
@@ -228,17 +228,17 @@ func TestSeparationOfDuties(t *testing.T) {
 	e := newEnv(t, &mlops.ClientOptions{Policy: mlops.NewPolicy(mlops.SeparateDuties())}, nil)
 	job := e.trainedJob("fraud") // submitted by alice
 	bob := mlops.WithPrincipal(e.ctx, mlops.Principal{ID: "bob@example.com"})
-	mv, err := e.c.Models("").Register(bob, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := e.c.Models("").Register(bob, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	require.Equal(t, alice.ID, mv.TrainedBy)
 	require.Equal(t, "bob@example.com", mv.RegisteredBy)
 
-	_, err = e.c.Models("").Approve(bob, "fraud", mv.Version, "lgtm")
+	_, err = e.c.Models("").Approve(bob, mv, "lgtm")
 	requireDenied(t, err, "registered model fraud version 1")
-	_, err = e.c.Models("").Approve(e.ctx, "fraud", mv.Version, "lgtm")
+	_, err = e.c.Models("").Approve(e.ctx, mv, "lgtm")
 	requireDenied(t, err, "submitted job mem/"+job.Name)
 	carol := mlops.WithPrincipal(e.ctx, mlops.Principal{ID: "carol@example.com"})
-	_, err = e.c.Models("").Approve(carol, "fraud", mv.Version, "lgtm")
+	_, err = e.c.Models("").Approve(carol, mv, "lgtm")
 	require.NoError(t, err)
 }
 

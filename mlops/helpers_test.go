@@ -102,10 +102,10 @@ func (e *env) trainedJob(name string, inputs ...*mlops.Dataset) *mlops.TrainJob 
 func (e *env) approvedModel(model string) *mlops.ModelVersion {
 	e.t.Helper()
 	job := e.trainedJob("train-" + model)
-	mv, err := e.c.Models("").Register(e.ctx, model, mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope", Framework: "pytorch"})
+	mv, err := e.c.Models("").Register(e.ctx, model, mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}, Framework: "pytorch"})
 	require.NoError(e.t, err)
 	bob := mlops.WithPrincipal(e.ctx, mlops.Principal{ID: "bob@example.com"})
-	mv, err = e.c.Models("").Approve(bob, model, mv.Version, "metrics reviewed")
+	mv, err = e.c.Models("").Approve(bob, mv, "metrics reviewed")
 	require.NoError(e.t, err)
 	return mv
 }

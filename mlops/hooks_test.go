@@ -117,7 +117,7 @@ func TestLineageRecorder(t *testing.T) {
 	require.NoError(t, e.mem.CompleteJob(job.Name, ""))
 	require.NoError(t, job.Wait(e.ctx, nil))
 	require.NoError(t, job.Refresh(e.ctx), "a second look emits nothing new")
-	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	ep, err := e.c.CreateEndpoint(e.ctx, "fraud-api", &mlops.EndpointOptions{Location: euWest})
 	require.NoError(t, err)

@@ -23,7 +23,7 @@ func TestDerivedFromModelHasNoLineageEdge(t *testing.T) {
 	claims, err := e.c.CreateDataset(e.ctx, "claims", "1", strings.NewReader("x"), &mlops.CreateDatasetOptions{Location: euWest, Classification: residency.Restricted})
 	require.NoError(t, err)
 	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "https://models.example/fraud/model.onnx"},
-		&mlops.RegisterOptions{Region: "westeurope", DerivedFrom: []mlops.DatasetRef{claims.Ref()}})
+		&mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}, DerivedFrom: []mlops.DatasetRef{claims.Ref()}})
 	require.NoError(t, err)
 	require.Equal(t, residency.Restricted, mv.Classification)
 	ep, err := e.c.CreateEndpoint(e.ctx, "fraud-api", &mlops.EndpointOptions{Location: euWest})

@@ -17,15 +17,15 @@ func TestSeparateDutiesRawStrings(t *testing.T) {
 	e := newEnv(t, &mlops.ClientOptions{Policy: mlops.NewPolicy(mlops.SeparateDuties())}, nil)
 	job := e.trainedJob("fraud") // submitted by alice@example.com
 	bob := mlops.WithPrincipal(e.ctx, mlops.Principal{ID: "bob@example.com"})
-	mv, err := e.c.Models("").Register(bob, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := e.c.Models("").Register(bob, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 
 	for _, id := range []string{"Alice@Example.com ", " ALICE@EXAMPLE.COM", "\talice@example.com\n", "alice@EXAMPLE.com"} {
 		as := mlops.WithPrincipal(e.ctx, mlops.Principal{ID: id})
-		_, err = e.c.Models("").Approve(as, "fraud", mv.Version, "lgtm")
+		_, err = e.c.Models("").Approve(as, mv, "lgtm")
 		requireDenied(t, err, "alice@example.com submitted job")
 	}
-	_, err = e.c.Models("").Approve(mlops.WithPrincipal(e.ctx, mlops.Principal{ID: " Bob@example.COM"}), "fraud", mv.Version, "lgtm")
+	_, err = e.c.Models("").Approve(mlops.WithPrincipal(e.ctx, mlops.Principal{ID: " Bob@example.COM"}), mv, "lgtm")
 	requireDenied(t, err, "bob@example.com registered model fraud")
 
 	for _, id := range []string{
@@ -42,7 +42,7 @@ func TestSeparateDutiesRawStrings(t *testing.T) {
 		"   ",
 	} {
 		as := mlops.WithPrincipal(e.ctx, mlops.Principal{ID: id, Team: "risk"})
-		_, err = e.c.Models("").Approve(as, "fraud", mv.Version, "lgtm")
+		_, err = e.c.Models("").Approve(as, mv, "lgtm")
 		requireCode(t, err, mlops.InvalidArgument, "principal")
 		_, err = mlops.NewClient(mlops.Providers{"mem": e.mem}, &mlops.ClientOptions{Principal: mlops.Principal{ID: id}})
 		requireCode(t, err, mlops.InvalidArgument, "principal")
@@ -63,6 +63,6 @@ func TestSeparateDutiesRawStrings(t *testing.T) {
 	require.Equal(t, "Pipeline-Nightly", dr.Request.Principal.ID)
 
 	// carol, a third person, may approve.
-	_, err = e.c.Models("").Approve(mlops.WithPrincipal(e.ctx, mlops.Principal{ID: "Carol@Example.com"}), "fraud", mv.Version, "lgtm")
+	_, err = e.c.Models("").Approve(mlops.WithPrincipal(e.ctx, mlops.Principal{ID: "Carol@Example.com"}), mv, "lgtm")
 	require.NoError(t, err)
 }

@@ -257,7 +257,7 @@ func runGovernance(t *testing.T, rng *rand.Rand, steps int) {
 			o.jobs = append(o.jobs, &oJob{job: j, inputs: inputs})
 		case 5: // register: from a job, its output URI, or an untraced URI with or without sources
 			var src mlops.ModelSource
-			opts := &mlops.RegisterOptions{Region: r.Name}
+			opts := &mlops.RegisterOptions{Location: mlops.Location{Region: r.Name}}
 			var derived []*oDataset
 			untraced := false
 			switch {

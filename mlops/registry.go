@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,8 +92,10 @@ type ModelSource struct {
 
 // RegisterOptions configures Register.
 type RegisterOptions struct {
-	// Region of the registry; may be empty when it has one region.
-	Region    string
+	// Location is where the version is registered. Provider may be empty
+	// (it is the registry's, from Client.Models) and must otherwise name
+	// the same provider; Region may be empty when the registry has one.
+	Location  Location
 	Framework string
 	Metrics   map[string]float64
 	Tags      map[string]string
@@ -135,7 +138,10 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 			return nil, errorf(InvalidArgument, "model %q: metric name %q is not valid; use letters, digits and '_'", model, k)
 		}
 	}
-	loc, err := r.c.resolveLocation("RegisterOptions.Region", Location{Provider: r.name, Region: opts.Region}, provider.CapRegistry, hasRegistry)
+	if opts.Location.Provider != "" && opts.Location.Provider != r.name {
+		return nil, errorf(InvalidArgument, "model %q: RegisterOptions.Location.Provider is %q but this is the registry of provider %q; use Client.Models(%q)", model, opts.Location.Provider, r.name, opts.Location.Provider)
+	}
+	loc, err := r.c.resolveLocation("RegisterOptions.Location", Location{Provider: r.name, Region: opts.Location.Region}, provider.CapRegistry, hasRegistry)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +289,7 @@ func (r *ModelRegistry) fromInfo(providerName string, in *provider.ModelVersionI
 }
 
 // Get returns a model version; versionOrAlias may also be an alias such as
-// "champion".
+// "champion", or empty for the latest version (the highest number).
 func (r *ModelRegistry) Get(ctx context.Context, model, versionOrAlias string) (*ModelVersion, error) {
 	if r.err != nil {
 		return nil, r.err
@@ -293,7 +299,22 @@ func (r *ModelRegistry) Get(ctx context.Context, model, versionOrAlias string) (
 	}
 	reg, _ := r.c.registry(r.name)
 	version := versionOrAlias
-	if provider.ValidateModelVersion("", versionOrAlias) != nil {
+	if version == "" {
+		var infos []*provider.ModelVersionInfo
+		err := r.c.retry(ctx, func() (err error) {
+			infos, err = reg.ListModelVersions(ctx, model)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(infos) == 0 {
+			return nil, errorf(NotFound, "model %q has no version", model)
+		}
+		next, _ := strconv.ParseUint(nextNumber(infos, func(in *provider.ModelVersionInfo) string { return in.Version }), 10, 63)
+		version = strconv.FormatUint(next-1, 10)
+	}
+	if provider.ValidateModelVersion("", version) != nil {
 		if err := provider.ValidateName("model version or alias", versionOrAlias); err != nil {
 			return nil, err
 		}
@@ -389,20 +410,36 @@ func (r *ModelRegistry) SetAlias(ctx context.Context, model, alias, version stri
 	return err
 }
 
-// Approve marks a Pending version Approved, recording who and why.
-func (r *ModelRegistry) Approve(ctx context.Context, model, version, comment string) (*ModelVersion, error) {
-	return r.review(ctx, model, version, ApprovalApproved, ActionModelApprove, comment)
+// Approve marks a Pending version Approved, recording who and why. mv is a
+// version from Register, Get or List of this registry; its approval is read
+// again, so a stale copy cannot approve what was since rejected.
+//
+// Approving again what the same principal approved already succeeds and
+// changes nothing, so a call retried after a lost response is harmless; a
+// version someone else reviewed, or that was rejected, is
+// FailedPrecondition.
+func (r *ModelRegistry) Approve(ctx context.Context, mv *ModelVersion, comment string) (*ModelVersion, error) {
+	return r.review(ctx, mv, ApprovalApproved, ActionModelApprove, comment)
 }
 
 // Reject marks a Pending or Approved version Rejected (a revoked approval).
-func (r *ModelRegistry) Reject(ctx context.Context, model, version, comment string) (*ModelVersion, error) {
-	return r.review(ctx, model, version, ApprovalRejected, ActionModelReject, comment)
+// Rejecting again what the same principal rejected already succeeds and
+// changes nothing.
+func (r *ModelRegistry) Reject(ctx context.Context, mv *ModelVersion, comment string) (*ModelVersion, error) {
+	return r.review(ctx, mv, ApprovalRejected, ActionModelReject, comment)
 }
 
-func (r *ModelRegistry) review(ctx context.Context, model, version string, to ApprovalState, action Action, comment string) (*ModelVersion, error) {
+func (r *ModelRegistry) review(ctx context.Context, given *ModelVersion, to ApprovalState, action Action, comment string) (*ModelVersion, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	if given == nil || given.Model == "" || given.Version == "" {
+		return nil, errorf(InvalidArgument, "%s: the model version is missing; pass one from ModelRegistry.Register, Get or List", action)
+	}
+	if given.Location.Provider != "" && given.Location.Provider != r.name {
+		return nil, errorf(InvalidArgument, "model %s version %s is in the registry of provider %q, not %q; use Client.Models(%q)", given.Model, given.Version, given.Location.Provider, r.name, given.Location.Provider)
+	}
+	model, version := given.Model, given.Version
 	if err := provider.ValidateModelVersion("model version", version); err != nil {
 		return nil, err
 	}
@@ -414,8 +451,18 @@ func (r *ModelRegistry) review(ctx context.Context, model, version string, to Ap
 		return nil, err
 	}
 	from := mv.Approval.State
-	if from == ApprovalRejected || from == to {
-		return nil, errorf(FailedPrecondition, "model %s version %s is %s; it cannot become %s (register a new version instead)", model, version, strings.ToLower(string(from)), strings.ToLower(string(to)))
+	if from == to {
+		who, err := r.c.principal(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if samePrincipal(who.ID, mv.Approval.By) {
+			return mv, nil // done already, by this principal: a retry
+		}
+		return nil, errorf(FailedPrecondition, "model %s version %s was %s already by %s; a decision is made once (register a new version instead)", model, version, strings.ToLower(string(from)), mv.Approval.By)
+	}
+	if from == ApprovalRejected {
+		return nil, errorf(FailedPrecondition, "model %s version %s is rejected; it cannot become %s (register a new version instead)", model, version, strings.ToLower(string(to)))
 	}
 	reg, _ := r.c.registry(r.name)
 	req := &Request{Action: action, Target: fmtTarget("model", model, version), Location: mv.Location, Model: mv}
@@ -430,7 +477,7 @@ func (r *ModelRegistry) review(ctx context.Context, model, version string, to Ap
 		if provider.CodeOf(err) == Conflict {
 			// A retry after a lost response finds its own change applied.
 			if cur, gerr := reg.GetModelVersion(ctx, model, version); gerr == nil && cur.Approval.State == to &&
-				cur.Approval.By == req.Principal.ID && cur.Approval.Comment == comment {
+				samePrincipal(req.Principal.ID, cur.Approval.By) && cur.Approval.Comment == comment {
 				return r.fromInfo(r.name, cur)
 			}
 			return nil, errorf(Conflict, "model %s version %s changed while it was being reviewed; read it again and retry", model, version)

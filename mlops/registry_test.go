@@ -20,7 +20,7 @@ func TestRegisterFromJob(t *testing.T) {
 	job := e.trainedJob("fraud", d)
 	reg := e.c.Models("")
 	mv, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{
-		Region: "westeurope", Framework: "pytorch", Metrics: map[string]float64{"auc": 0.91}, Tags: map[string]string{"team": "risk"}})
+		Location: mlops.Location{Region: "westeurope"}, Framework: "pytorch", Metrics: map[string]float64{"auc": 0.91}, Tags: map[string]string{"team": "risk"}})
 	require.NoError(t, err)
 	require.Equal(t, "1", mv.Version)
 	require.Equal(t, job.OutputURI, mv.ArtifactURI)
@@ -28,7 +28,7 @@ func TestRegisterFromJob(t *testing.T) {
 	require.Equal(t, mlops.ApprovalPending, mv.Approval.State)
 	require.Equal(t, alice.ID, mv.RegisteredBy)
 
-	mv2, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/elsewhere"}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv2, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/elsewhere"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	require.Equal(t, "2", mv2.Version)
 	list, err := reg.List(e.ctx, "fraud")
@@ -40,7 +40,7 @@ func TestRegisterFromUnfinishedJob(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	j, err := e.c.SubmitJob(e.ctx, jobSpec())
 	require.NoError(t, err)
-	_, err = e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: j.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	_, err = e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: j.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	requireCode(t, err, mlops.FailedPrecondition, "Queued")
 	require.Equal(t, 0, e.mem.Counts().ModelVersions)
 }
@@ -55,7 +55,7 @@ func TestConcurrentRegistrationsAreMonotonic(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			mv, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: fmt.Sprintf("mem://mem/a/%d", i)}, &mlops.RegisterOptions{Region: "westeurope"})
+			mv, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: fmt.Sprintf("mem://mem/a/%d", i)}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 			if err == nil {
 				versions[i] = mv.Version
 			}
@@ -75,7 +75,7 @@ func TestConcurrentRegistrationsAreMonotonic(t *testing.T) {
 func TestRegisterRetriedAfterLostResponseYieldsOneVersion(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	e.mem.InjectFault(memprovider.Fault{Op: "CreateModelVersion", Nth: 1, AfterEffect: true})
-	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/a"}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/a"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	require.Equal(t, "1", mv.Version)
 	require.Equal(t, 1, e.mem.Counts().ModelVersions)
@@ -84,33 +84,40 @@ func TestRegisterRetriedAfterLostResponseYieldsOneVersion(t *testing.T) {
 func TestApprovalStateMachine(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	reg := e.c.Models("")
-	mv, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/a"}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/a"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	bob := mlops.WithPrincipal(e.ctx, mlops.Principal{ID: "bob@example.com"})
-	approved, err := reg.Approve(bob, "fraud", mv.Version, "looks good")
+	approved, err := reg.Approve(bob, mv, "looks good")
 	require.NoError(t, err)
 	require.Equal(t, mlops.ApprovalApproved, approved.Approval.State)
 	require.Equal(t, "bob@example.com", approved.Approval.By)
 	require.Equal(t, "looks good", approved.Approval.Comment)
 
-	_, err = reg.Approve(bob, "fraud", mv.Version, "again")
-	requireCode(t, err, mlops.FailedPrecondition, "approved")
+	// The same decision by the same principal again is a retry: it succeeds
+	// and changes nothing. Anyone else finds the decision made.
+	again, err := reg.Approve(bob, mv, "again")
+	require.NoError(t, err)
+	require.Equal(t, "looks good", again.Approval.Comment)
+	_, err = reg.Approve(mlops.WithPrincipal(e.ctx, mlops.Principal{ID: "carol@example.com"}), mv, "me too")
+	requireCode(t, err, mlops.FailedPrecondition, "approved already by bob@example.com")
 
-	rejected, err := reg.Reject(bob, "fraud", mv.Version, "drift found")
+	rejected, err := reg.Reject(bob, mv, "drift found")
 	require.NoError(t, err)
 	require.Equal(t, mlops.ApprovalRejected, rejected.Approval.State)
-	_, err = reg.Approve(bob, "fraud", mv.Version, "")
+	_, err = reg.Approve(bob, mv, "")
 	requireCode(t, err, mlops.FailedPrecondition, "rejected")
 
-	_, err = reg.Approve(bob, "fraud", "7", "")
+	_, err = reg.Approve(bob, &mlops.ModelVersion{Model: "fraud", Version: "7"}, "")
 	requireCode(t, err, mlops.NotFound)
+	_, err = reg.Approve(bob, nil, "")
+	requireCode(t, err, mlops.InvalidArgument, "model version is missing")
 }
 
 func TestAliasesMoveAtomically(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	reg := e.c.Models("")
 	for i := 0; i < 3; i++ {
-		_, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/a"}, &mlops.RegisterOptions{Region: "westeurope"})
+		_, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/a"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 		require.NoError(t, err)
 	}
 	require.NoError(t, reg.SetAlias(e.ctx, "fraud", "champion", "1"))
@@ -165,3 +172,23 @@ type dataOnly struct{ m *memprovider.Provider }
 
 func (d dataOnly) Kind() string               { return d.m.Kind() }
 func (d dataOnly) Regions() []provider.Region { return d.m.Regions() }
+
+// A review retried by the caller after a lost response succeeds: the
+// decision it asked for is in place, by the same principal.
+func TestApproveRetriedAfterLostResponse(t *testing.T) {
+	e := newEnv(t, &mlops.ClientOptions{Retry: mlops.RetryOptions{MaxAttempts: 1}}, nil)
+	reg := e.c.Models("")
+	mv, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/a"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
+	require.NoError(t, err)
+	bob := mlops.WithPrincipal(e.ctx, mlops.Principal{ID: "bob@example.com"})
+	e.mem.InjectFault(memprovider.Fault{Op: "UpdateModelVersion", Nth: 1, AfterEffect: true})
+	_, err = reg.Approve(bob, mv, "reviewed")
+	requireCode(t, err, mlops.Unavailable)
+	approved, err := reg.Approve(bob, mv, "reviewed")
+	require.NoError(t, err, "the retry finds its decision made")
+	require.Equal(t, mlops.ApprovalApproved, approved.Approval.State)
+	_, err = reg.Reject(bob, mv, "changed my mind")
+	require.NoError(t, err, "another decision is a new review, allowed from approved")
+	_, err = reg.Approve(bob, mv, "and back")
+	requireCode(t, err, mlops.FailedPrecondition, "rejected")
+}

@@ -52,7 +52,7 @@ func TestModelFromArtifactURIIsUnconstrained(t *testing.T) {
 	require.NotEmpty(t, job.OutputURI)
 
 	for _, uri := range []string{job.OutputURI, job.OutputURI + "/model.onnx"} {
-		mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: uri}, &mlops.RegisterOptions{Region: "westeurope"})
+		mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: uri}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 		require.NoError(t, err)
 		require.Equal(t, residency.Restricted, mv.Classification, "%s", uri)
 		require.Equal(t, job.ID, mv.SourceJob)
@@ -62,7 +62,7 @@ func TestModelFromArtifactURIIsUnconstrained(t *testing.T) {
 	}
 
 	// Untraceable: the strictest classification.
-	mv, err := e.c.Models("").Register(e.ctx, "vendor", mlops.ModelSource{ArtifactURI: "https://models.example/vendor/model.onnx"}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := e.c.Models("").Register(e.ctx, "vendor", mlops.ModelSource{ArtifactURI: "https://models.example/vendor/model.onnx"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	require.Equal(t, residency.Restricted, mv.Classification)
 	requireCode(t, e.deployAt("vendor-us", usEast, mv), mlops.PermissionDenied, "artifact https://models.example/vendor/model.onnx")
@@ -71,7 +71,7 @@ func TestModelFromArtifactURIIsUnconstrained(t *testing.T) {
 	public, err := e.c.CreateDataset(e.ctx, "open-data", "1", strings.NewReader("x"), &mlops.CreateDatasetOptions{Location: euWest, Classification: residency.Public})
 	require.NoError(t, err)
 	mv, err = e.c.Models("").Register(e.ctx, "vendor", mlops.ModelSource{ArtifactURI: "https://models.example/vendor/model.onnx"},
-		&mlops.RegisterOptions{Region: "westeurope", DerivedFrom: []mlops.DatasetRef{public.Ref()}})
+		&mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}, DerivedFrom: []mlops.DatasetRef{public.Ref()}})
 	require.NoError(t, err)
 	require.True(t, mv.Constraint.IsAnywhere(), "constraint %s", mv.Constraint)
 
@@ -164,7 +164,7 @@ func TestDeletingTightenedDatasetLoosensDerived(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	claims := e.restricted("claims")
 	job := e.trainedJob("fraud", claims)
-	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	require.NoError(t, claims.Tighten(e.ctx, residency.MustParseConstraint("NL")))
 	require.NoError(t, claims.Delete(e.ctx))
@@ -174,7 +174,7 @@ func TestDeletingTightenedDatasetLoosensDerived(t *testing.T) {
 	other := newEnvOver(t, e.mem, &mlops.ClientOptions{Principal: mlops.Principal{ID: "carol@example.com"}})
 	requireCode(t, other.deployAt("fraud-ie2", ieLoc, mv), mlops.PermissionDenied, "NL")
 	// A job or derived dataset made from the job's inputs later is bound too.
-	_, err = e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "northeurope"})
+	_, err = e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "northeurope"}})
 	requireCode(t, err, mlops.PermissionDenied, "NL")
 	// And the deleted version is never created again with other data.
 	_, err = e.c.CreateDataset(e.ctx, "claims", "1", strings.NewReader("new rows"), &mlops.CreateDatasetOptions{Location: euWest, Classification: residency.Public})
@@ -192,7 +192,7 @@ func TestTighteningMissesMergedOrigins(t *testing.T) {
 		inputs = append(inputs, e.restricted(fmt.Sprintf("shard-with-a-long-name-%03d", i)))
 	}
 	job := e.trainedJob("fraud", inputs...)
-	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	mv, err := e.c.Models("").Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	last := inputs[len(inputs)-1]
 	require.NoError(t, last.Tighten(e.ctx, residency.MustParseConstraint("NL")))

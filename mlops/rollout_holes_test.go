@@ -40,7 +40,7 @@ func splitEnv(t *testing.T, opts *mlops.ClientOptions, region string, split map[
 
 func (e *env) reject(mv *mlops.ModelVersion) {
 	e.t.Helper()
-	_, err := e.c.Models("").Reject(mlops.WithPrincipal(e.ctx, bob), mv.Model, mv.Version, "drift found")
+	_, err := e.c.Models("").Reject(mlops.WithPrincipal(e.ctx, bob), mv, "drift found")
 	require.NoError(e.t, err)
 }
 
@@ -391,9 +391,9 @@ func TestTrafficChangesNotResidencyChecked(t *testing.T) {
 	d := e.dataset("claims", "1", "x")
 	job := e.trainedJob("fraud", d)
 	reg := e.c.Models("")
-	tight, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Region: "westeurope"})
+	tight, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{Job: job.ID}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
-	_, err = reg.Approve(mlops.WithPrincipal(e.ctx, bob), "fraud", tight.Version, "ok")
+	_, err = reg.Approve(mlops.WithPrincipal(e.ctx, bob), tight, "ok")
 	require.NoError(t, err)
 	ep, err := e.c.CreateEndpoint(e.ctx, "fraud-api", &mlops.EndpointOptions{Location: at("eastus")})
 	require.NoError(t, err)

@@ -203,13 +203,13 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	say("[3/6] Register the model in the Azure ML registry")
 	reg := c.Models("azure")
 	champion, err := reg.Register(ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://azure/artifacts/fraud/baseline"},
-		&mlops.RegisterOptions{Region: "westeurope", Framework: "sklearn", Metrics: map[string]float64{"auc": 0.87},
+		&mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}, Framework: "sklearn", Metrics: map[string]float64{"auc": 0.87},
 			DerivedFrom: []mlops.DatasetRef{claims.Ref()}})
 	if err != nil {
 		return err
 	}
 	mv, err := reg.Register(ctx, "fraud", mlops.ModelSource{Job: job.ID},
-		&mlops.RegisterOptions{Region: "westeurope", Framework: "pytorch", Metrics: map[string]float64{"auc": 0.93}})
+		&mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}, Framework: "pytorch", Metrics: map[string]float64{"auc": 0.93}})
 	if err != nil {
 		return err
 	}
@@ -218,16 +218,16 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 
 	// 4. Approval by someone else.
 	say("[4/6] A second principal approves")
-	if _, err := reg.Approve(ctx, "fraud", mv.Version, "looks fine to me"); errors.As(err, &denied) {
+	if _, err := reg.Approve(ctx, mv, "looks fine to me"); errors.As(err, &denied) {
 		say("      DENIED  %s by %s: %s", denied.Action, "alice@bank.example", denied.Reasons[0].Message)
 	} else {
 		return fmt.Errorf("self-approval should have been denied, got %v", err)
 	}
 	bob := mlops.WithPrincipal(ctx, mlops.Principal{ID: "bob@bank.example", Team: "model-risk"})
-	if champion, err = reg.Approve(bob, "fraud", champion.Version, "baseline, in production since Q2"); err != nil {
+	if champion, err = reg.Approve(bob, champion, "baseline, in production since Q2"); err != nil {
 		return err
 	}
-	if mv, err = reg.Approve(bob, "fraud", mv.Version, "validation report MRM-2291 reviewed"); err != nil {
+	if mv, err = reg.Approve(bob, mv, "validation report MRM-2291 reviewed"); err != nil {
 		return err
 	}
 	if err := reg.SetAlias(ctx, "fraud", "candidate", mv.Version); err != nil {
