@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -429,7 +430,7 @@ func readYAML(path string) (any, error) {
 
 // jsonValue checks that a decoded YAML value has a JSON form: it refuses
 // objects with keys that are not strings, which encoding/json would reject
-// or rewrite.
+// or rewrite, and numbers JSON cannot write (NaN, infinities).
 func jsonValue(v any) (any, error) {
 	switch v := v.(type) {
 	case map[string]any:
@@ -452,7 +453,12 @@ func jsonValue(v any) (any, error) {
 			v[i] = c
 		}
 		return v, nil
-	case nil, string, bool, int, int64, uint64, float64:
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("the number %v, which has no JSON form", v)
+		}
+		return v, nil
+	case nil, string, bool, int, int64, uint64:
 		return v, nil
 	default:
 		return nil, fmt.Errorf("a YAML value of type %T, which has no JSON form", v)

@@ -206,6 +206,7 @@ func TestDeriveCRDRefuses(t *testing.T) {
 		{"two documents", crdYAML + "---\n" + crdYAML, "2 YAML documents"},
 		{"a key that is not a string", crdYAML + "extra: {1: one}\n", "key that is not a string"},
 		{"not YAML", "a: [", "yaml"},
+		{"a number JSON cannot write", crdYAML + "extra: .inf\n", "no JSON form"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := t.TempDir()
