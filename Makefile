@@ -7,7 +7,7 @@ PKGS     ?= ./...
 # Benchmarks that compare against a baseline in the same run; see BENCHMARKS.md.
 BENCH    ?= .
 
-.PHONY: test vet bench fuzz quickstart
+.PHONY: test vet bench fuzz quickstart fixtures
 
 test: vet
 	TIDELINE_INTEGRATION=required $(GO) test -race -count=1 $(PKGS)
@@ -30,3 +30,9 @@ fuzz:
 
 quickstart:
 	$(GO) run ./examples/quickstart
+
+# Regenerate internal/fixtures from the project's shared test data, which
+# must sit beside the repository root (see internal/fixtures). The tests
+# themselves never need it.
+fixtures:
+	$(GO) run ./internal/fixturegen

@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
+	"io/fs"
 	"strings"
 	"testing"
 
-	"github.com/tideline-ml/tideline/internal/testenv"
+	"github.com/tideline-ml/tideline/internal/fixtures"
 	"github.com/tideline-ml/tideline/lineage"
 	"github.com/tideline-ml/tideline/lineage/lineagetest"
 )
@@ -143,7 +143,7 @@ func TestValidatorRejects(t *testing.T) {
 // envelope is checked: the example's facets name placeholder schema URLs.
 func TestOfficialExampleRoundTrip(t *testing.T) {
 	v := lineagetest.NewValidator(t)
-	raw, err := os.ReadFile(testenv.SharedDir(t, "testdata", "openlineage", "examples", "example_full_event.json"))
+	raw, err := fs.ReadFile(fixtures.OpenLineage(), fixtures.OpenLineageFullEvent)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,8 +83,6 @@
 //
 // A lookup by a provider's spelling followed by a constraint check takes well
 // under a microsecond and allocates nothing (BenchmarkLookupAndCheck).
-// The tests check every entry of the project's shared region reference,
-// ../shared/reference/regions.json beside the repository, against the
-// built-in catalog; they skip when it is absent, and fail instead when
-// TIDELINE_INTEGRATION=required.
+// The tests check every entry of the project's region reference (the copy
+// of its facts in internal/fixtures) against the built-in catalog.
 package residency

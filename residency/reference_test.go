@@ -2,16 +2,16 @@ package residency_test
 
 import (
 	"encoding/json"
-	"os"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/tideline-ml/tideline/internal/testenv"
+	"github.com/tideline-ml/tideline/internal/fixtures"
 	"github.com/tideline-ml/tideline/residency"
 )
 
-// referenceEntry is one row of the shared region reference.
+// referenceEntry is one row of the region facts in internal/fixtures.
 type referenceEntry struct {
 	Provider          string          `json:"provider"`
 	Region            string          `json:"region"`
@@ -28,7 +28,7 @@ type referenceEntry struct {
 var inEUorEFTA = strings.Fields("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO CH")
 
 func TestReferenceRegionsResolve(t *testing.T) {
-	raw, err := os.ReadFile(testenv.SharedDir(t, "reference", "regions.json"))
+	raw, err := fs.ReadFile(fixtures.Regions(), fixtures.RegionsFile)
 	if err != nil {
 		t.Fatal(err)
 	}

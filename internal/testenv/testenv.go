@@ -102,29 +102,28 @@ func moduleOf(gomod []byte) string {
 	return ""
 }
 
-// SharedDir returns the absolute path of elem joined under the shared
-// directory beside the repository root, that is <root>/../shared/<elem...>.
-// Elements may contain slashes. When the path does not exist the test is
-// skipped, or failed when Required reports true; a path that exists but
-// cannot be examined always fails the test.
-func SharedDir(tb testing.TB, elem ...string) string {
+// LookupShared returns the absolute path of elem joined under the shared
+// directory beside the repository root, that is <root>/../shared/<elem...>,
+// and whether that path exists. Elements may contain slashes. Unlike
+// Missing, it neither skips nor fails a test when the path is absent: no
+// test may need the shared directory, so the caller decides what absence
+// means (the check that internal/fixtures matches its originals skips). A
+// path that exists but cannot be examined fails the test.
+func LookupShared(tb testing.TB, elem ...string) (string, bool) {
 	tb.Helper()
 	parts := []string{RepoRoot(tb), "..", "shared"}
-	rel := []string{"..", "shared"}
 	for _, e := range elem {
 		parts = append(parts, filepath.FromSlash(e))
-		rel = append(rel, e)
 	}
 	path := filepath.Join(parts...)
 	_, err := os.Stat(path)
 	switch {
 	case err == nil:
-		return path
+		return path, true
 	case errors.Is(err, fs.ErrNotExist):
-		Missing(tb, "shared test data %s (relative to the repository root) is absent: no %s; place the shared directory beside the repository",
-			strings.Join(rel, "/"), path)
+		return path, false
 	default:
 		tb.Fatalf("testenv: shared test data %s exists but cannot be examined: %v", path, err)
+		return "", false // not reached: Fatalf ends the test
 	}
-	return "" // not reached: Missing and Fatalf end the test
 }

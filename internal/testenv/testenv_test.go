@@ -149,52 +149,63 @@ func TestModuleOf(t *testing.T) {
 	}
 }
 
-func TestSharedDirAbsent(t *testing.T) {
-	const name = "no-such-shared-entry.d"
-	for _, tc := range []struct {
-		env        string
-		wantFailed bool
-	}{
-		{"", false},
-		{"required", true},
-	} {
-		t.Run("env="+tc.env, func(t *testing.T) {
-			t.Setenv(integrationEnv, tc.env)
-			got := run(t, func(tb testing.TB) { SharedDir(tb, "testdata", name) })
-			if got.failed != tc.wantFailed || got.skipped == tc.wantFailed {
-				t.Fatalf("outcome %+v, want failed=%v and skipped=%v", got, tc.wantFailed, !tc.wantFailed)
+// fakeRepo makes a directory tree with a repository of this module and a
+// shared directory beside it holding testdata/present, changes into the
+// repository's subdirectory pkg, and returns the shared directory.
+func fakeRepo(t *testing.T) string {
+	t.Helper()
+	top := t.TempDir()
+	repo := filepath.Join(top, "repo")
+	shared := filepath.Join(top, "shared")
+	for _, dir := range []string{filepath.Join(repo, "pkg"), filepath.Join(shared, "testdata", "present")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module "+modulePath+"\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(filepath.Join(repo, "pkg"))
+	return shared
+}
+
+func TestLookupSharedPresent(t *testing.T) {
+	shared := fakeRepo(t)
+	for _, elem := range [][]string{nil, {"testdata"}, {"testdata", "present"}, {"testdata/present"}} {
+		path, ok := LookupShared(t, elem...)
+		want := filepath.Join(append([]string{shared}, elem...)...)
+		if !ok || path != filepath.FromSlash(want) {
+			t.Errorf("LookupShared(%q) = %q, %v; want %q, true", elem, path, ok, want)
+		}
+	}
+}
+
+// Absent shared data is never an integration component: LookupShared
+// neither skips nor fails, whatever TIDELINE_INTEGRATION says.
+func TestLookupSharedAbsent(t *testing.T) {
+	for _, env := range []string{"", "required"} {
+		t.Run("env="+env, func(t *testing.T) {
+			t.Setenv(integrationEnv, env)
+			shared := fakeRepo(t)
+			var path string
+			var ok bool
+			got := run(t, func(tb testing.TB) { path, ok = LookupShared(tb, "testdata", "absent") })
+			if got != (outcome{}) {
+				t.Fatalf("outcome %+v, want LookupShared to return", got)
 			}
-			if !strings.Contains(got.msg, "../shared/testdata/"+name) {
-				t.Errorf("message %q does not name the path relative to the repository root", got.msg)
+			if want := filepath.Join(shared, "testdata", "absent"); ok || path != want {
+				t.Errorf("LookupShared = %q, %v; want %q, false", path, ok, want)
 			}
 		})
 	}
 }
 
-func TestSharedDirPresent(t *testing.T) {
-	// Needs the shared directory itself; without it this test skips (or
-	// fails under TIDELINE_INTEGRATION=required) through the rule it tests.
-	shared := SharedDir(t)
-	want := filepath.Join(filepath.Dir(RepoRoot(t)), "shared")
-	if shared != want {
-		t.Errorf("SharedDir() = %q, want %q", shared, want)
+func TestLookupSharedWithoutSharedDirectory(t *testing.T) {
+	shared := fakeRepo(t)
+	if err := os.RemoveAll(shared); err != nil {
+		t.Fatal(err)
 	}
-	entries, err := os.ReadDir(shared)
-	if err != nil || len(entries) == 0 {
-		t.Fatalf("shared directory %s has no entries: %v", shared, err)
-	}
-	name := entries[0].Name()
-	if got := SharedDir(t, name); got != filepath.Join(want, name) {
-		t.Errorf("SharedDir(%q) = %q, want %q", name, got, filepath.Join(want, name))
-	}
-	if entries[0].IsDir() {
-		// A slash-separated element reaches into a subdirectory.
-		sub, err := os.ReadDir(filepath.Join(shared, name))
-		if err == nil && len(sub) > 0 {
-			joined := name + "/" + sub[0].Name()
-			if got := SharedDir(t, joined); got != filepath.Join(want, name, sub[0].Name()) {
-				t.Errorf("SharedDir(%q) = %q", joined, got)
-			}
-		}
+	if path, ok := LookupShared(t); ok || path != shared {
+		t.Errorf("LookupShared() = %q, %v; want %q, false", path, ok, shared)
 	}
 }

@@ -14,16 +14,15 @@
 // lineage.WriterTransport write it. ValidateCore checks the envelope alone,
 // for events from other producers whose facet schemas are not at hand.
 //
-// The official schemas are not part of this module: they are read from the
-// project's shared test data, ../shared/testdata/openlineage beside the
-// repository root (see internal/testenv).
+// The official schemas travel with this module, embedded: copies derived
+// from the official files with their descriptions and other prose removed
+// and nothing that validates changed (see internal/fixtures; the generator's
+// tests compare verdicts and errors with the originals').
 //
 // # Errors
 //
-// NewValidator reports through the testing.TB it is given: when the shared
-// schemas are absent it skips the test, or fails it when the environment
-// variable TIDELINE_INTEGRATION is "required"; an unreadable or
-// uncompilable schema always fails the test. Validate returns an error
+// NewValidator reports through the testing.TB it is given: a schema that
+// does not parse or compile fails the test. Validate returns an error
 // naming what does not conform; a facet's error is a *FacetError carrying
 // the facet's key, where it sits and its _schemaURL, and wrapping the schema
 // library's *jsonschema.ValidationError when the facet's body is at fault.
@@ -36,6 +35,6 @@
 //
 // # Testing
 //
-// The package's own tests, and its fuzz test of Validate, need the shared
-// schemas and skip without them, like every test that calls NewValidator.
+// The package's own tests, and its fuzz test of Validate, need nothing
+// outside the repository, like every test that calls NewValidator.
 package lineagetest

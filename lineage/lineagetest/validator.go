@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/tideline-ml/tideline/internal/testenv"
+	"github.com/tideline-ml/tideline/internal/fixtures"
 	"github.com/tideline-ml/tideline/lineage"
 )
 
@@ -37,15 +36,14 @@ type Validator struct {
 	facets map[string]*jsonschema.Schema // compiled, by _schemaURL
 }
 
-// NewValidator loads the official OpenLineage schemas from the shared test
-// data (../shared/testdata/openlineage beside the repository root: the core
-// OpenLineage.json and facets/*.json) and lineage.FacetSchemas, each under
-// its $id, so that no schema is ever fetched. It skips the test when the
-// shared data is absent, or fails it when TIDELINE_INTEGRATION=required, and
-// fails the test when a schema file is unreadable or does not compile.
+// NewValidator loads the official OpenLineage schemas this module embeds
+// (the core OpenLineage.json and facets/*.json, derived from the official
+// files with their descriptions removed; see internal/fixtures) and
+// lineage.FacetSchemas, each under its $id, so that no schema is ever
+// fetched. It fails the test when a schema does not parse or compile.
 func NewValidator(tb testing.TB) *Validator {
 	tb.Helper()
-	dir := testenv.SharedDir(tb, "testdata", "openlineage")
+	schemas := fixtures.OpenLineage()
 	coreFile, _, _ := strings.Cut(lineage.RunEventSchemaURL, "#")
 	v := &Validator{
 		keys:     map[string][]string{},
@@ -57,15 +55,15 @@ func NewValidator(tb testing.TB) *Validator {
 	v.c.AssertFormat()
 	v.c.DefaultDraft(jsonschema.Draft2020)
 
-	files, err := filepath.Glob(filepath.Join(dir, "facets", "*.json"))
-	if err != nil {
-		tb.Fatalf("lineagetest: listing facet schemas in %s: %v", dir, err)
+	files, err := fs.Glob(schemas, fixtures.OpenLineageFacets)
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("lineagetest: no facet schemas embedded under %s: %v", fixtures.OpenLineageFacets, err)
 	}
-	files = append(files, filepath.Join(dir, "OpenLineage.json"))
+	files = append(files, fixtures.OpenLineageCore)
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		b, err := fs.ReadFile(schemas, f)
 		if err != nil {
-			tb.Fatalf("lineagetest: the shared OpenLineage schemas are incomplete: %v", err)
+			tb.Fatalf("lineagetest: the embedded OpenLineage schemas are incomplete: %v", err)
 		}
 		if err := v.add(b); err != nil {
 			tb.Fatalf("lineagetest: schema file %s: %v", f, err)
@@ -79,7 +77,7 @@ func NewValidator(tb testing.TB) *Validator {
 	v.core, err = v.c.Compile(coreFile)
 	if err != nil {
 		tb.Fatalf("lineagetest: compiling the OpenLineage core schema %s, which lineage.RunEventSchemaURL names: %v; "+
-			"the shared OpenLineage.json must be that spec version", coreFile, err)
+			"the embedded OpenLineage.json must be that spec version", coreFile, err)
 	}
 	return v
 }
@@ -275,7 +273,7 @@ type offlineLoader struct{}
 
 func (offlineLoader) Load(url string) (any, error) {
 	return nil, fmt.Errorf("schema %s is not registered: the validator holds the official OpenLineage schemas "+
-		"of the shared test data and lineage.FacetSchemas, and fetches nothing", url)
+		"embedded in this module and lineage.FacetSchemas, and fetches nothing", url)
 }
 
 // field returns m[key] when m is a JSON object, else nil.
