@@ -571,6 +571,9 @@ func trainerTests() []test {
 			want := cloneJobSpec(spec)
 			mutate := func(j *provider.JobInfo) {
 				j.Spec.Env["SEED"] = "mutated"
+				if j.Spec.SecretEnv != nil {
+					j.Spec.SecretEnv["MUTATED"] = audit.NewSecret("mutated")
+				}
 				j.Spec.Metadata["principal"] = "mutated"
 				if len(j.Spec.Command) > 0 {
 					j.Spec.Command[0] = "mutated"
@@ -606,6 +609,7 @@ func trainerTests() []test {
 			spec.Command[0] = "mutated"
 			spec.Args[0] = "mutated"
 			spec.Inputs[0].Digest = "mutated"
+			spec.SecretEnv["MUTATED"] = audit.NewSecret("mutated")
 			checkSpec(t, "GetJob after changing the submitted spec", e.mustGetJob(t, spec.Name).Spec, want)
 		}},
 		{name: "InvalidNamesAreInvalidArgument", fn: func(t *testing.T, e *env) {
