@@ -22,7 +22,9 @@ type DataStore interface {
 	//
 	// Errors: AlreadyExists if req.Name at req.Version exists (whatever its
 	// bytes); InvalidArgument if req.Region is not one of the provider's
-	// regions; the error of req.Content's Read, unchanged, if reading fails.
+	// regions; if reading fails, an error from which errors.Is reaches the
+	// error of req.Content's Read (a driver may wrap it, as a cloud SDK's
+	// upload does).
 	// After any error no version is visible and no partial data remains.
 	PutDataset(ctx context.Context, req *PutDatasetRequest) (*DatasetInfo, error)
 
@@ -46,7 +48,10 @@ type DataStore interface {
 	// metadata breaks the naming rules; Conflict if ifMatch is stale.
 	UpdateDatasetMetadata(ctx context.Context, name, version string, md map[string]string, ifMatch string) (*DatasetInfo, error)
 
-	// DeleteDataset deletes a version. Errors: NotFound.
+	// DeleteDataset deletes a version. The delete may finish after the call
+	// returns, as a long-running operation or an object held by finalizers
+	// does: until then the version may still be found, listed and read, and
+	// its name and version stay taken. Errors: NotFound.
 	DeleteDataset(ctx context.Context, name, version string) error
 }
 
@@ -96,7 +101,9 @@ type DatasetInfo struct {
 	Size     int64
 	Metadata map[string]string
 	Created  time.Time
-	// ETag changes whenever the metadata changes.
+	// ETag changes whenever the metadata changes. It may also change when
+	// nothing the caller sees did (a controller writing status), so compare
+	// contents, not ETags, to learn whether a version changed.
 	ETag string
 }
 

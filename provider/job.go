@@ -13,6 +13,12 @@ import (
 // Every method may be called concurrently. Job names are unique per provider
 // and chosen by the caller, which is what makes submission idempotent: the
 // mlops package derives the name from the caller's key or from the spec.
+//
+// Retries belong to the provider's side: the cloud's controller starts a
+// failed run again as JobSpec.MaxRetries allows (a Kubernetes Job's
+// backoffLimit, an Azure ML job's retry setting) and the job stays one job
+// across its runs, which JobInfo.Attempts counts. mlops never resubmits a
+// failed job, so a driver that ignores MaxRetries runs every job once.
 type Trainer interface {
 	// SubmitJob creates and starts a job named spec.Name.
 	//
@@ -87,7 +93,8 @@ type JobSpec struct {
 	// MaxDuration bounds the whole job, retries included, from its first
 	// start; a job that runs past it fails for good. Zero means no bound.
 	MaxDuration time.Duration
-	// MaxRetries is how often a failed run is started again.
+	// MaxRetries is how often a failed run is started again. The provider's
+	// controller does it (see Trainer), never mlops.
 	MaxRetries int
 
 	// Metadata is stored with the job verbatim (the spec digest that makes
@@ -147,6 +154,9 @@ type JobInfo struct {
 
 	// Started is the first start; retries do not move it.
 	Created, Started, Finished time.Time
-	// Revision changes whenever anything else in JobInfo changes.
+	// Revision changes whenever anything else in JobInfo changes. It may
+	// also change when a controller writes status that JobInfo does not
+	// show (a Kubernetes Job's conditions), so compare states, not
+	// revisions, to learn whether a job moved.
 	Revision string
 }

@@ -35,7 +35,9 @@ type Registry interface {
 	// exist.
 	SetAlias(ctx context.Context, model, alias, version string) error
 
-	// DeleteAlias removes an alias. Errors: NotFound.
+	// DeleteAlias removes an alias. The removal may finish after the call
+	// returns, when the registry applies it asynchronously. Errors:
+	// NotFound.
 	DeleteAlias(ctx context.Context, model, alias string) error
 
 	// Aliases returns alias → version for a model; empty for a model without
@@ -60,7 +62,9 @@ type ModelVersionSpec struct {
 type ModelVersionInfo struct {
 	ModelVersionSpec
 	Created time.Time
-	// ETag changes whenever the version changes.
+	// ETag changes whenever the version changes. It may also change when
+	// nothing the caller sees did; compare contents, not ETags, to learn
+	// whether a version changed.
 	ETag string
 }
 

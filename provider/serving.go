@@ -23,7 +23,11 @@ type Serving interface {
 	// ListEndpoints returns every endpoint ordered by name.
 	ListEndpoints(ctx context.Context) ([]*EndpointInfo, error)
 
-	// DeleteEndpoint deletes an endpoint and its deployments. Errors: NotFound.
+	// DeleteEndpoint deletes an endpoint and its deployments. The delete may
+	// finish after the call returns (an Azure ML long-running operation,
+	// Kubernetes garbage collection of the dependents): until then the
+	// endpoint and its deployments may still be found and listed, and the
+	// name stays taken. Errors: NotFound.
 	DeleteEndpoint(ctx context.Context, name string) error
 
 	// CreateDeployment adds a deployment with no traffic. Errors: NotFound if
@@ -38,8 +42,11 @@ type Serving interface {
 	// Errors: NotFound if the endpoint does not exist.
 	ListDeployments(ctx context.Context, endpoint string) ([]*DeploymentInfo, error)
 
-	// DeleteDeployment deletes a deployment. Errors: NotFound;
-	// FailedPrecondition if it still receives live or mirrored traffic.
+	// DeleteDeployment deletes a deployment. The delete may finish after the
+	// call returns: until then the deployment may still be found and listed,
+	// and still counts against MaxDeployments. Errors: NotFound;
+	// FailedPrecondition if it still receives live or mirrored traffic,
+	// decided when the call is made.
 	DeleteDeployment(ctx context.Context, endpoint, name string) error
 
 	// UpdateEndpoint replaces the traffic split (when upd.Traffic is not nil)
@@ -89,7 +96,10 @@ type EndpointInfo struct {
 	Mirror   map[string]int
 	Metadata map[string]string
 	Created  time.Time
-	// ETag changes whenever the endpoint changes.
+	// ETag changes whenever the endpoint changes. It may also change when
+	// nothing the caller sees did (KServe's controller writing an
+	// InferenceService's status), so a conditional update can meet Conflict
+	// with an ETag read a moment ago; read it again and retry.
 	ETag string
 }
 

@@ -93,9 +93,11 @@
 // The provider is also a provider.Granter: GrantRead signs a read-only URL
 // for one dataset version with Options.AccountKey, as a storage account key
 // signs an Azure SAS, and ReadWithGrant honours it until it expires — which
-// is how a test plays a job in another cloud reading its input. Grants
-// lists what was issued, so a test can check that no grant leaked into
-// output, errors or records.
+// is how a test plays a job in another cloud reading its input. CheckGrant
+// is the storage's decision on its own — may this grant read, write or
+// delete that version now — for a test that plays the storage service, as
+// the conformance harness does. Grants lists what was issued, so a test can
+// check that no grant leaked into output, errors or records.
 //
 // # What it does not emulate
 //

@@ -68,25 +68,59 @@ func (p *Provider) sign(path, expiry, perm string) string {
 // expired, and it reads only the version it names. A bad grant is
 // PermissionDenied, and the error never repeats the URL.
 func (p *Provider) ReadWithGrant(ctx context.Context, grant audit.Secret) (io.ReadCloser, error) {
+	name, version, err := p.grantTarget(grant)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.CheckGrant(grant, "r", name, version); err != nil {
+		return nil, err
+	}
+	return p.OpenDataset(ctx, name, version)
+}
+
+// CheckGrant decides, as a storage service does before it serves a request
+// signed with a SAS, whether grant allows perm on the dataset version
+// name@version: the grant must be this provider's, its signature must match
+// that version's path (a grant applied to another version's address fails
+// here), it must not have expired, and its permission must include perm —
+// "r" to read, "w" to write, "d" to delete. Grants from GrantRead allow "r"
+// alone. Errors: PermissionDenied, whose message never repeats the URL;
+// InvalidArgument for a perm other than those three.
+func (p *Provider) CheckGrant(grant audit.Secret, perm, name, version string) error {
+	if perm != "r" && perm != "w" && perm != "d" {
+		return provider.Errorf(provider.InvalidArgument, "memprovider: grant permission %q is not r, w or d", perm)
+	}
 	u, err := url.Parse(grant.Reveal())
 	if err != nil || u.Scheme != "mem" || u.Host != p.name {
-		return nil, provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant is not one of this provider's", p.name)
+		return provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant is not one of this provider's", p.name)
 	}
 	q := u.Query()
-	want := p.sign(u.Path, q.Get("se"), q.Get("sp"))
-	if !hmac.Equal([]byte(want), []byte(q.Get("sig"))) || q.Get("sp") != "r" {
-		return nil, provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant's signature does not match", p.name)
+	path := p.datasetPath(name, version)
+	if want := p.sign(path, q.Get("se"), q.Get("sp")); !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
+		return provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant's signature does not match dataset %s@%s", p.name, name, version)
+	}
+	if !strings.Contains(q.Get("sp"), perm) {
+		return provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant for dataset %s@%s does not allow %q (it allows %q)", p.name, name, version, perm, q.Get("sp"))
 	}
 	expires, err := time.Parse(time.RFC3339, q.Get("se"))
 	if err != nil || !p.clock.Now().Before(expires) {
-		return nil, provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant has expired", p.name)
+		return provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant for dataset %s@%s has expired", p.name, name, version)
 	}
-	rest, ok := strings.CutPrefix(u.Path, "/datasets/")
+	return nil
+}
+
+// grantTarget returns the dataset version a grant URL's path names.
+func (p *Provider) grantTarget(grant audit.Secret) (name, version string, err error) {
+	u, perr := url.Parse(grant.Reveal())
+	rest, ok := "", false
+	if perr == nil {
+		rest, ok = strings.CutPrefix(u.Path, "/datasets/")
+	}
 	name, version, ok2 := strings.Cut(rest, "/")
 	if !ok || !ok2 {
-		return nil, provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant names no dataset version", p.name)
+		return "", "", provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant names no dataset version", p.name)
 	}
-	return p.OpenDataset(ctx, name, version)
+	return name, version, nil
 }
 
 // Grants returns every grant issued so far, so that a test can check that

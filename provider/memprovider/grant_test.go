@@ -94,3 +94,27 @@ func TestGrantFaultsAndCalls(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckGrantAllowsOnlyReadingItsVersion(t *testing.T) {
+	p, clock := newFake(t, nil)
+	ctx := context.Background()
+	for _, name := range []string{"claims", "other"} {
+		_, err := p.PutDataset(ctx, &provider.PutDatasetRequest{Name: name, Version: "1", Region: "westeurope", Content: contentOf([]byte(name))})
+		mustOK(t, err)
+	}
+	g, err := p.GrantRead(ctx, "claims", "1", time.Minute)
+	mustOK(t, err)
+	mustOK(t, p.CheckGrant(g.URL, "r", "claims", "1"))
+	for _, c := range []struct{ perm, name, version string }{
+		{"w", "claims", "1"}, {"d", "claims", "1"}, {"r", "claims", "2"}, {"r", "other", "1"},
+	} {
+		err := p.CheckGrant(g.URL, c.perm, c.name, c.version)
+		wantCode(t, err, provider.PermissionDenied)
+		if strings.Contains(err.Error(), g.URL.Reveal()) || strings.Contains(err.Error(), "sig=") {
+			t.Errorf("%+v: the error repeats the grant: %v", c, err)
+		}
+	}
+	wantCode(t, p.CheckGrant(g.URL, "x", "claims", "1"), provider.InvalidArgument)
+	clock.Advance(time.Minute)
+	wantCode(t, p.CheckGrant(g.URL, "r", "claims", "1"), provider.PermissionDenied)
+}

@@ -34,7 +34,11 @@
 // Capabilities says what the harness claims. The suite fails a claimed
 // capability the provider does not implement, and skips every test of an
 // unclaimed one with a message naming the capability, so a provider without
-// a model registry (CoreWeave) passes by not claiming CapRegistry. Tests of
+// a model registry (CoreWeave) passes by not claiming CapRegistry. A
+// harness that claims less than its provider implements hides tests that
+// should have run: Provider/CapabilitiesMatchClaims then fails when
+// TIDELINE_INTEGRATION is "required" (as in continuous integration) and
+// skips, saying which capabilities went unclaimed, otherwise. Tests of
 // serving features depend on the provider's own ServingCapabilities: a
 // provider whose endpoints hold at most two deployments and cannot mirror
 // (KServe) runs MaxDeploymentsEnforced and MirrorUnsupportedIsInvalidArgument
@@ -51,6 +55,40 @@
 // the timeout and poll interval, since a real backend is slower than
 // memory).
 //
+// Retries are the controller's too: after FailJob the provider's side —
+// the Kubernetes Job's backoffLimit, Azure ML's retry setting, or the
+// harness standing in for them — starts the job again while its MaxRetries
+// allows. mlops never resubmits a failed job, so the suite checks that the
+// provider's job is retried, and a harness over a backend whose controller
+// does not run does the retrying in FailJob.
+//
+// A real delete or cancel finishes after the call returns: Azure answers
+// 202 and runs a long-running operation, Kubernetes holds the object with
+// finalizers until the garbage collector has removed its dependents. The
+// suite therefore never expects a delete or a cancel to show at once: it
+// calls the harness's Settle, which finishes what the cloud's controllers
+// would (a Kubernetes harness deletes dependents and removes finalizers, an
+// Azure harness completes the contract server's pending operations,
+// memprovider has nothing to do), and polls until the provider reports the
+// outcome, calling Settle again on every round, for at most
+// Options.Timeout. For the same reason the suite never compares ETags or
+// revisions for equality: a controller writing status changes them with
+// nothing the contract promises, so the suite compares contents, re-reads
+// an ETag that went stale before a conditional update it expects to win,
+// and follows a watch that woke for a controller's write.
+//
+// Two checks need the cloud itself rather than the provider, so a harness
+// implements two more interfaces when it claims the capability. A trainer
+// harness implements JobInspector: InspectJob reads the job's stored
+// definition, plain environment and secret-store values from the backend,
+// so that the suite sees a driver that copied SecretEnv or a read grant into
+// the plain definition, whatever the driver echoes in JobInfo. A grants
+// harness implements GrantUser: UseGrant applies a grant's credential to a
+// version's address and reads, writes or deletes the way a job in another
+// cloud would, so that the suite checks the grant's scope (its version and
+// nothing else), its read-only permission and its expiry (with a grant of a
+// few seconds' lifetime; Options.ClockSkew allows for the storage's clock).
+//
 // The suite calls the HarnessMaker once per subtest. A harness may hand each
 // one fresh state (memprovider does) or the same account or cluster (a cloud
 // harness will, because creating one per subtest is slow). The suite is
@@ -65,6 +103,14 @@
 // model version and moving an endpoint's traffic split.
 //
 // # Choices where the contract is silent
+//
+// A job's SecretEnv values and its inputs' grants are compared by name only
+// when the suite checks the spec a job reports: the contract lets a driver
+// echo them as redacting values it need not fill in. A grant the storage
+// refuses — another version, a write or delete, expiry — must be refused
+// with PermissionDenied, the code an HTTP 403 maps to, and the refusal must
+// not repeat the credential. A PutDataset whose reader fails may wrap the
+// reader's error; the suite looks for it with errors.Is.
 //
 // The suite requires InvalidArgument, not Unimplemented, for a non-empty
 // mirror split on a provider whose ServingCapabilities().Mirror is false:
@@ -87,10 +133,18 @@
 // endpoint, no mirror, deployments that wait to be marked ready), and with
 // Options.Parallel. This package's own tests keep the suite honest:
 // TestSuiteCatchesBrokenProviders wraps memprovider so that it breaks one
-// contract sentence at a time (a wrapped read error, lists in the wrong
-// order, an ignored ETag, a result shared with the provider, a claimed
-// capability the type lacks, ...) and checks, in a child process, that the
-// subtest named after that sentence fails and says why.
+// contract sentence at a time (a lost read error, lists in the wrong order,
+// an ignored ETag, a result shared with the provider, a claimed capability
+// the type lacks, secrets copied into the plain environment or the logs, a
+// grant that reads another version, writes or outlives its expiry, an
+// under-claimed capability, ...) and checks, in a child process, that the
+// subtest named after that sentence fails and says why; and that the
+// subtests pass for providers that differ from memprovider only as the
+// contract allows. TestSuiteWaitsForDeletesThatSettleLater and
+// TestSuiteToleratesControllerWrittenETags run the whole suite over two of
+// those: one whose deletes and cancels finish later (by the harness's
+// Settle, or by themselves), and one whose controller changes ETags and
+// revisions after every write.
 //
 // Run a provider's conformance tests with
 //

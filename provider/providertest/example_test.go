@@ -1,8 +1,11 @@
 package providertest_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/tideline-ml/tideline/provider"
@@ -24,7 +27,7 @@ func newMemHarness(_ context.Context, _ testing.TB) (providertest.Harness, error
 func (h *memHarness) Capabilities() []provider.Capability {
 	return []provider.Capability{
 		provider.CapDataStore, provider.CapTrainer, provider.CapRegistry,
-		provider.CapServing, provider.CapJobWatch, provider.CapJobLogs,
+		provider.CapServing, provider.CapJobWatch, provider.CapJobLogs, provider.CapGrants,
 	}
 }
 
@@ -51,6 +54,73 @@ func (h *memHarness) FailJob(_ context.Context, p provider.Provider, name, messa
 
 func (h *memHarness) SetDeploymentReady(_ context.Context, p provider.Provider, endpoint, name string) error {
 	return p.(*memprovider.Provider).SetDeploymentState(endpoint, name, provider.DeploymentReady, "")
+}
+
+// Settle has nothing to finish: memprovider's deletes and cancels are done
+// when the call returns. A Kubernetes harness would remove finalizers and
+// delete dependents here, as the garbage collector would; an Azure harness
+// would complete the contract server's pending operations.
+func (h *memHarness) Settle(context.Context, provider.Provider) error { return nil }
+
+// InspectJob shows the job as memprovider stores it: the spec is the
+// definition, and SecretEnv and grants, kept as audit.Secret values that
+// encode as "[REDACTED]", are its secret store.
+func (h *memHarness) InspectJob(ctx context.Context, p provider.Provider, name string) (*providertest.JobView, error) {
+	info, err := p.(*memprovider.Provider).GetJob(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	def, err := json.Marshal(info.Spec)
+	if err != nil {
+		return nil, err
+	}
+	view := &providertest.JobView{Definition: string(def), Env: info.Spec.Env, Secrets: map[string]string{}}
+	for k, v := range info.Spec.SecretEnv {
+		view.Secrets[k] = v.Reveal()
+	}
+	for _, in := range info.Spec.Inputs {
+		if !in.Grant.IsZero() {
+			view.Secrets[in.Name] = in.Grant.URL.Reveal()
+		}
+	}
+	return view, nil
+}
+
+// grantPerm maps the suite's operations to memprovider's permissions.
+var grantPerm = map[providertest.GrantOp]string{providertest.GrantOpRead: "r", providertest.GrantOpWrite: "w", providertest.GrantOpDelete: "d"}
+
+// UseGrant plays the storage service: memprovider's CheckGrant decides, as
+// storage checks a SAS, and then the operation is done.
+func (h *memHarness) UseGrant(ctx context.Context, p provider.Provider, g provider.Grant, op providertest.GrantOp, name, version string, data []byte) ([]byte, error) {
+	m := p.(*memprovider.Provider)
+	if err := m.CheckGrant(g.URL, grantPerm[op], name, version); err != nil {
+		return nil, err
+	}
+	return grantedOp(ctx, m, op, name, version, data)
+}
+
+// grantedOp does what a grant was allowed to do. A write replaces the
+// version when it exists, as a blob PUT would.
+func grantedOp(ctx context.Context, m *memprovider.Provider, op providertest.GrantOp, name, version string, data []byte) ([]byte, error) {
+	switch op {
+	case providertest.GrantOpRead:
+		rc, err := m.OpenDataset(ctx, name, version)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	case providertest.GrantOpWrite:
+		if err := m.DeleteDataset(ctx, name, version); err != nil && provider.CodeOf(err) != provider.NotFound {
+			return nil, err
+		}
+		_, err := m.PutDataset(ctx, &provider.PutDatasetRequest{Name: name, Version: version, Region: m.Regions()[0].Name,
+			Content: provider.NewContent(bytes.NewReader(data), nil)})
+		return nil, err
+	case providertest.GrantOpDelete:
+		return nil, m.DeleteDataset(ctx, name, version)
+	}
+	return nil, fmt.Errorf("unknown grant operation %q", op)
 }
 
 func (h *memHarness) Close() {}

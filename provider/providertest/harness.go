@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tideline-ml/tideline/internal/testenv"
 	"github.com/tideline-ml/tideline/provider"
 )
 
@@ -25,8 +26,8 @@ import (
 // lists filtered by those names.
 //
 // The controller methods (StartJob, CompleteJob, FailJob,
-// SetDeploymentReady) play the part of the cloud's own controllers, which
-// nothing runs in a test: memprovider calls its controls, a Kubernetes
+// SetDeploymentReady, Settle) play the part of the cloud's own controllers,
+// which nothing runs in a test: memprovider calls its controls, a Kubernetes
 // harness writes Job or InferenceService status, an Azure harness changes
 // the contract server's state. They are called with the provider value the
 // harness returned from MakeProvider, and only for capabilities the harness
@@ -53,17 +54,94 @@ type Harness interface {
 	// the choice of output location to the provider.
 	CompleteJob(ctx context.Context, p provider.Provider, name, outputURI string) error
 
-	// FailJob ends the job's run with a failure described by message. The
-	// provider then retries as the job's MaxRetries allows, as the cloud
-	// would.
+	// FailJob ends the job's run with a failure described by message. What
+	// follows is the provider's business, not the suite's: the cloud's
+	// controller owns retries (a Kubernetes Job's backoffLimit, an Azure ML
+	// job's retry setting) and starts the job again while its MaxRetries
+	// allows, and mlops never resubmits a failed job. A harness whose
+	// backend has no such controller running (an API server without a
+	// controller manager, a contract server) plays it here: it records the
+	// failed run and puts the job back in the queue, or ends it Failed once
+	// the retries are spent.
 	FailJob(ctx context.Context, p provider.Provider, name, message string) error
 
 	// SetDeploymentReady marks a deployment as ready to serve.
 	SetDeploymentReady(ctx context.Context, p provider.Provider, endpoint, name string) error
 
+	// Settle finishes the asynchronous work that the cloud's controllers
+	// would finish by themselves: a delete accepted as a long-running
+	// operation (an HTTP 202), an object held by finalizers or waiting for
+	// the garbage collector to remove its dependents, a cancellation still
+	// stopping its pods. A real delete or cancel takes effect some time
+	// after the call returns, so the suite never expects it at once: after
+	// each one it calls Settle and polls until the provider reports the
+	// outcome, up to Options.Timeout, calling Settle again on every round.
+	// A harness whose backend runs its own controllers, or whose deletes
+	// finish within the call (memprovider), returns nil.
+	Settle(ctx context.Context, p provider.Provider) error
+
 	// Close releases what the harness holds. The suite calls it once per
 	// harness, when the subtest that made the harness ends.
 	Close()
+}
+
+// JobInspector is implemented by the harness of a provider that claims
+// provider.CapTrainer: the suite needs it, and fails a trainer harness
+// without it, because where a job's secrets end up can only be seen in the
+// cloud itself. A driver may echo the spec it was given faithfully while the
+// job definition it wrote holds the secret in plain text.
+type JobInspector interface {
+	// InspectJob reads, from the backend rather than through the provider,
+	// what the cloud holds for the job: its stored definition, the plain
+	// environment that definition sets and the values the job receives from
+	// the cloud's secret store (a Kubernetes Secret the pod references, a
+	// Key Vault secret), which the harness may read with its own
+	// credentials.
+	InspectJob(ctx context.Context, p provider.Provider, name string) (*JobView, error)
+}
+
+// JobView is what the cloud holds for one job, as a JobInspector reads it.
+type JobView struct {
+	// Definition is the job as the cloud stores it, as text (a Kubernetes
+	// Job as JSON, an Azure ML job's request body): what anyone allowed to
+	// read job definitions sees. It may name secrets, never hold their
+	// values.
+	Definition string
+	// Env is the plain environment the definition sets, name to value.
+	Env map[string]string
+	// Secrets are the values the job receives from the cloud's secret
+	// store, by the name the job sees each under (an environment variable
+	// name, an input's mount or variable name).
+	Secrets map[string]string
+}
+
+// GrantOp is what the suite tries to do to a dataset version with nothing
+// but a read grant.
+type GrantOp string
+
+// The operations of GrantUser.UseGrant.
+const (
+	GrantOpRead   GrantOp = "read"
+	GrantOpWrite  GrantOp = "write"
+	GrantOpDelete GrantOp = "delete"
+)
+
+// GrantUser is implemented by the harness of a provider that claims
+// provider.CapGrants: the suite needs it, and fails a grants harness without
+// it, because a grant's scope, read-only permission and expiry are decided
+// by the cloud's storage, which only the harness can address the way a job
+// in another cloud would.
+type GrantUser interface {
+	// UseGrant does op to the dataset version name@version holding nothing
+	// but the credential in g, as a job in another cloud would: it applies
+	// the credential to that version's address (a SAS token on the version's
+	// blob URL) whatever version g was issued for. GrantOpRead returns the
+	// bytes read; GrantOpWrite stores data as the version's bytes, replacing
+	// them when it exists; GrantOpDelete removes it. When the storage
+	// refuses the credential, UseGrant returns an error whose code is
+	// PermissionDenied (an HTTP 403 maps to it), whatever the reason:
+	// another version, a permission the grant lacks, expiry.
+	UseGrant(ctx context.Context, p provider.Provider, g provider.Grant, op GrantOp, name, version string, data []byte) ([]byte, error)
 }
 
 // HarnessMaker makes a Harness. The suite calls it once for every subtest
@@ -96,9 +174,16 @@ type Options struct {
 	// every subtest uses its own names; worth it when calls are slow.
 	Parallel bool
 
+	// ClockSkew is how far the storage's clock may be ahead of or behind
+	// this machine's. The suite allows an expired grant to be honoured that
+	// much longer, and gives the grant it lets expire that much more
+	// lifetime. Zero suits a provider on this machine's clock.
+	ClockSkew time.Duration
+
 	// PrepareJob, when not nil, adjusts every job spec the suite builds
 	// before submitting it (an image the backend can pull, a GPU type its
-	// regions offer). It must not change Name or Region.
+	// regions offer, an output URI it can write). It must not change Name,
+	// Region, SecretEnv or Inputs.
 	PrepareJob func(*provider.JobSpec)
 
 	// PrepareDeployment, when not nil, adjusts every deployment spec the
@@ -120,6 +205,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.Concurrency <= 0 {
 		r.Concurrency = 8
+	}
+	if r.ClockSkew < 0 {
+		r.ClockSkew = 0
 	}
 	return r
 }
@@ -185,6 +273,12 @@ type env struct {
 	watcher provider.JobWatcher
 	logger  provider.JobLogger
 	granter provider.Granter
+
+	// inspector and grantUser are the harness's optional hooks, nil when it
+	// lacks them; the tests that need them fail through needInspector and
+	// needGrantUser.
+	inspector JobInspector
+	grantUser GrantUser
 }
 
 // suite is one run of the conformance tests.
@@ -296,6 +390,8 @@ func (s *suite) newEnv(tb testing.TB) *env {
 	if e.granter != nil && e.ds == nil {
 		tb.Fatalf("harness claims %q without %q; grants are for stored datasets", provider.CapGrants, provider.CapDataStore)
 	}
+	e.inspector, _ = h.(JobInspector)
+	e.grantUser, _ = h.(GrantUser)
 	return e
 }
 
@@ -314,6 +410,83 @@ func bind[T any](tb testing.TB, claimed bool, c provider.Capability, p provider.
 }
 
 func (e *env) name(tag string) string { return e.names.name(tag) }
+
+// needInspector fails the test when the harness cannot show what the cloud
+// holds for a job.
+func (e *env) needInspector(t *testing.T) {
+	t.Helper()
+	if e.inspector == nil {
+		t.Fatalf("harness %T claims %q but does not implement providertest.JobInspector; the suite cannot see where a job's secrets went without it", e.h, provider.CapTrainer)
+	}
+}
+
+// needGrantUser fails the test when the harness cannot use a grant the way
+// a job in another cloud would.
+func (e *env) needGrantUser(t *testing.T) {
+	t.Helper()
+	if e.grantUser == nil {
+		t.Fatalf("harness %T claims %q but does not implement providertest.GrantUser; the suite cannot check a grant's scope, permission or expiry without it", e.h, provider.CapGrants)
+	}
+}
+
+// settle asks the harness to finish what the cloud's controllers would.
+func (e *env) settle(ctx context.Context) error {
+	if err := e.h.Settle(ctx, e.p); err != nil {
+		return fmt.Errorf("harness Settle: %w", err)
+	}
+	return nil
+}
+
+// poll calls Settle and then check, every Options.PollInterval, until check
+// reports done, check fails, or Options.Timeout passes; last describes what
+// check saw, for the error. It is safe to call from any goroutine.
+func (e *env) poll(what string, check func(ctx context.Context) (done bool, last string, err error)) error {
+	ctx, cancel := e.waitCtx()
+	defer cancel()
+	last := "nothing"
+	for {
+		if err := e.settle(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		done, seen, err := check(ctx)
+		if seen != "" {
+			last = seen
+		}
+		switch {
+		case err != nil && ctx.Err() == nil:
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		case err == nil && done:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not happen within %v (Options.Timeout); last seen: %s", what, e.o.Timeout, last)
+		case <-time.After(e.o.PollInterval):
+		}
+	}
+}
+
+// eventually is poll that fails the test.
+func (e *env) eventually(t *testing.T, what string, check func(ctx context.Context) (done bool, last string, err error)) {
+	t.Helper()
+	if err := e.poll(what, check); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gone is a check for eventually: done once call reports NotFound.
+func gone(call func(ctx context.Context) error) func(ctx context.Context) (bool, string, error) {
+	return func(ctx context.Context) (bool, string, error) {
+		err := call(ctx)
+		switch provider.CodeOf(err) {
+		case provider.NotFound:
+			return true, "", nil
+		case provider.OK:
+			return false, "still there", nil
+		}
+		return false, "", err
+	}
+}
 
 // canceledCtx returns a context that is already canceled.
 func (e *env) canceledCtx() context.Context {
@@ -346,6 +519,9 @@ func (e *env) waitJob(t *testing.T, name, what string, cond func(*provider.JobIn
 	var last *provider.JobInfo
 	rev := ""
 	for {
+		if err := e.settle(ctx); err != nil && ctx.Err() == nil {
+			t.Fatalf("waiting for job %q to be %s: %v", name, what, err)
+		}
 		var info *provider.JobInfo
 		var err error
 		if e.watcher != nil {
@@ -522,10 +698,18 @@ func providerTests() []test {
 					t.Errorf("harness claims %q but %T does not implement it", c, e.p)
 				}
 			}
+			var unclaimed []string
 			for _, c := range has {
 				if !e.claims[c] {
-					t.Logf("%T implements %q but the harness does not claim it, so its tests are skipped", e.p, c)
+					unclaimed = append(unclaimed, string(c))
 				}
+			}
+			if len(unclaimed) > 0 {
+				// A harness that claims less than its provider offers hides
+				// the provider from the tests of what it left out: that is
+				// an incomplete environment, which fails a required run.
+				testenv.Missing(t, "%T implements %s but the harness does not claim it, so those tests did not run; claim every capability the provider has",
+					e.p, strings.Join(unclaimed, ", "))
 			}
 		}},
 	}

@@ -51,14 +51,14 @@ func TestOptionsDefaults(t *testing.T) {
 		want Options
 	}{
 		{"Nil", nil, Options{Timeout: 10 * time.Second, PollInterval: 5 * time.Millisecond, Concurrency: 8}},
-		{"Negative", &Options{Timeout: -1, PollInterval: -1, Concurrency: -1}, Options{Timeout: 10 * time.Second, PollInterval: 5 * time.Millisecond, Concurrency: 8}},
-		{"Kept", &Options{Timeout: time.Minute, PollInterval: time.Second, Concurrency: 3, Region: "westeurope", Parallel: true},
-			Options{Timeout: time.Minute, PollInterval: time.Second, Concurrency: 3, Region: "westeurope", Parallel: true}},
+		{"Negative", &Options{Timeout: -1, PollInterval: -1, Concurrency: -1, ClockSkew: -1}, Options{Timeout: 10 * time.Second, PollInterval: 5 * time.Millisecond, Concurrency: 8}},
+		{"Kept", &Options{Timeout: time.Minute, PollInterval: time.Second, Concurrency: 3, Region: "westeurope", Parallel: true, ClockSkew: 5 * time.Second},
+			Options{Timeout: time.Minute, PollInterval: time.Second, Concurrency: 3, Region: "westeurope", Parallel: true, ClockSkew: 5 * time.Second}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := c.in.withDefaults()
 			if got.Timeout != c.want.Timeout || got.PollInterval != c.want.PollInterval || got.Concurrency != c.want.Concurrency ||
-				got.Region != c.want.Region || got.Parallel != c.want.Parallel {
+				got.Region != c.want.Region || got.Parallel != c.want.Parallel || got.ClockSkew != c.want.ClockSkew {
 				t.Errorf("withDefaults() = %+v, want %+v", got, c.want)
 			}
 		})
