@@ -52,7 +52,8 @@ func TestCreateDatasetDataLossWhenProviderReportsAnotherDigest(t *testing.T) {
 		{"Size", true, "(19 bytes) was sent"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			c2, err := mlops.NewClient(mlops.Providers{"mem": misreporting{memprovider.New(nil), c.size}}, &mlops.ClientOptions{Principal: alice})
+			mem := memprovider.New(nil)
+			c2, err := mlops.NewClient(mlops.Providers{"mem": misreporting{mem, c.size}}, &mlops.ClientOptions{Principal: alice})
 			require.NoError(t, err)
 			ctx := context.Background()
 			d, err := c2.CreateDataset(ctx, "claims", "1", strings.NewReader("claim,amount\n1,100\n"), &mlops.CreateDatasetOptions{Location: euWest})
@@ -60,6 +61,8 @@ func TestCreateDatasetDataLossWhenProviderReportsAnotherDigest(t *testing.T) {
 			requireCode(t, err, mlops.DataLoss, "claims@1", "was sent")
 			require.True(t, errors.Is(err, mlops.ErrDataLoss))
 			require.Contains(t, err.Error(), c.want)
+			require.Contains(t, err.Error(), "the stored version was removed")
+			require.Zero(t, mem.Counts().Datasets, "nothing half-created stays behind")
 		})
 	}
 }

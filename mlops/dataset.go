@@ -274,7 +274,14 @@ func (c *Client) putDataset(ctx context.Context, store provider.DataStore, d *Da
 			return nil, err
 		}
 		if info.Digest != content.Digest() || info.Size != content.Size() {
-			return nil, errorf(DataLoss, "dataset %s@%s: provider %q recorded %s (%d bytes) but %s (%d bytes) was sent", name, version, loc.Provider, info.Digest, info.Size, content.Digest(), content.Size())
+			// What the provider holds is not what was sent: it must not
+			// stay behind as if it were the dataset.
+			derr := c.retry(context.WithoutCancel(ctx), func() error { return store.DeleteDataset(context.WithoutCancel(ctx), name, version) })
+			cleanup := "the stored version was removed"
+			if derr != nil && provider.CodeOf(derr) != NotFound {
+				cleanup = fmt.Sprintf("removing the stored version failed too (%v); delete it by hand", derr)
+			}
+			return nil, errorf(DataLoss, "dataset %s@%s: provider %q recorded %s (%d bytes) but %s (%d bytes) was sent; %s", name, version, loc.Provider, info.Digest, info.Size, content.Digest(), content.Size(), cleanup)
 		}
 		return c.datasetFromInfo(loc.Provider, info)
 	})
