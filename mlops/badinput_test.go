@@ -168,8 +168,14 @@ func TestBadInputCreatesNothing(t *testing.T) {
 			return err
 		}, mlops.InvalidArgument, "Region is empty"},
 		{"get bad version", func() error { _, err := reg.Get(ctx, "fraud", "0"); return err }, mlops.InvalidArgument, "version or alias"},
-		{"approve bad version", func() error { _, err := reg.Approve(ctx, &mlops.ModelVersion{Model: "fraud", Version: "v1"}, ""); return err }, mlops.InvalidArgument, "model version"},
-		{"approve long comment", func() error { _, err := reg.Approve(ctx, &mlops.ModelVersion{Model: "fraud", Version: "1"}, strings.Repeat("x", 5000)); return err }, mlops.InvalidArgument, "comment"},
+		{"approve bad version", func() error {
+			_, err := reg.Approve(ctx, &mlops.ModelVersion{Model: "fraud", Version: "v1"}, "")
+			return err
+		}, mlops.InvalidArgument, "model version"},
+		{"approve long comment", func() error {
+			_, err := reg.Approve(ctx, &mlops.ModelVersion{Model: "fraud", Version: "1"}, strings.Repeat("x", 5000))
+			return err
+		}, mlops.InvalidArgument, "comment"},
 		{"alias bad name", func() error { return reg.SetAlias(ctx, "fraud", "Champion", "1") }, mlops.InvalidArgument, "alias"},
 		{"alias bad version", func() error { return reg.SetAlias(ctx, "fraud", "champion", "01") }, mlops.InvalidArgument, "model version"},
 		{"models unknown provider", func() error { _, err := c.Models("nope").List(ctx, "fraud"); return err }, mlops.InvalidArgument, `"nope"`},
