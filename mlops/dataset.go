@@ -177,7 +177,8 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 			seeker = nil
 		}
 	}
-	content := provider.NewContent(r, opts.Progress)
+	src := &sourceReader{r: r}
+	content := provider.NewContent(src, opts.Progress)
 	floor := uint64(0) // auto numbering: numbers below are taken or deleted
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 && (content.Size() > 0 || content.Done()) {
@@ -187,7 +188,7 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 			if _, err := seeker.Seek(start, io.SeekStart); err != nil {
 				return nil, fmt.Errorf("dataset %q: rewinding the source to store it as the next version: %w", name, err)
 			}
-			content = provider.NewContent(r, opts.Progress)
+			content = provider.NewContent(src, opts.Progress)
 		}
 		if auto {
 			if version, err = c.nextDatasetVersion(ctx, store, name); err != nil {
@@ -199,6 +200,9 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 		}
 		d.Version = version
 		res, err := c.putDataset(ctx, store, d, content, self, effective, recorded, opts.Labels, auto)
+		if src.err != nil && errors.Is(err, src.err) {
+			return nil, fmt.Errorf("dataset %s@%s: reading source: %w", name, version, err)
+		}
 		if (err == errVersionTaken || err == errVersionDeleted) && attempt < 16 {
 			// Another writer took the number before our bytes were read,
 			// or the number belonged to a deleted version: take the next.
@@ -211,6 +215,21 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 		}
 		return res, err
 	}
+}
+
+// sourceReader keeps the caller's reader's error, so that a failure to
+// read the source can be told from a provider's and named as such.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
 }
 
 // errVersionDeleted reports that an auto-numbered version has a deletion
@@ -308,7 +327,7 @@ func stripEmpty(md map[string]string) {
 // than the one asked for.
 func (c *Client) existingDataset(ctx context.Context, store provider.DataStore, want *Dataset, content *provider.Content, opID string) (*Dataset, error) {
 	if err := content.Drain(); err != nil {
-		return nil, fmt.Errorf("dataset %s@%s: reading source: %w", want.Name, want.Version, err)
+		return nil, err // CreateDataset names it as the source's
 	}
 	info, err := store.GetDataset(ctx, want.Name, want.Version)
 	if err != nil {

@@ -2,6 +2,7 @@ package mlops
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/tideline-ml/tideline/audit"
@@ -125,7 +126,9 @@ func (c *Client) retry(ctx context.Context, f func() error) error {
 			return err
 		}
 		if werr := sleep(ctx, delay); werr != nil {
-			return err
+			// The context ended while waiting to retry: that is why the
+			// call stops, so its error is what the caller matches.
+			return fmt.Errorf("%w (waiting to retry after attempt %d failed: %v)", werr, attempt, err)
 		}
 		delay = min(2*delay, c.opts.Retry.MaxBackoff)
 	}

@@ -107,6 +107,9 @@ type TrainJob struct {
 
 	State    JobState
 	Message  string
+	// Progress is the provider's estimate of how far the job is, from 0
+	// (queued or just started) to 1 (done); 0 when the provider reports
+	// none.
 	Progress float64
 	Attempts int
 	// OutputURI is where the outputs are once the job succeeded.
@@ -531,8 +534,12 @@ func (j *TrainJob) Err() error {
 
 // WaitOptions configures TrainJob.Wait.
 type WaitOptions struct {
-	// OnChange, when not nil, is called with the job each time its state,
-	// progress or message changes.
+	// OnChange, when not nil, is called with the job each time Wait sees
+	// its state, progress or message changed. Wait sees what the provider
+	// reports when it looks (at each watch event, or each poll): changes
+	// between two looks are coalesced into one call with the latest
+	// values, so a caller may miss a short-lived intermediate state but
+	// always gets the final one.
 	OnChange func(*TrainJob)
 }
 
