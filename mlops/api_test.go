@@ -40,3 +40,17 @@ func TestReaderErrorNamesTheDataset(t *testing.T) {
 type brokenReader struct{ err error }
 
 func (r brokenReader) Read([]byte) (int, error) { return 0, r.err }
+
+// Progress reports the total when the reader knows it, -1 otherwise.
+func TestUploadProgressTotal(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	var totals []int64
+	opts := &mlops.CreateDatasetOptions{Location: euWest, Progress: func(_, total int64) { totals = append(totals, total) }}
+	_, err := e.c.CreateDataset(e.ctx, "claims", "1", io.MultiReader(strings.NewReader("abc")), opts)
+	require.NoError(t, err)
+	require.Equal(t, int64(-1), totals[0])
+	totals = nil
+	_, err = e.c.CreateDataset(e.ctx, "claims", "2", strings.NewReader("abcd"), opts)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), totals[0])
+}

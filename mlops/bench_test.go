@@ -40,7 +40,7 @@ func roundTrip(tb testing.TB, src []byte) uint64 {
 	runtime.ReadMemStats(&before)
 	d, err := c.CreateDataset(ctx, "bench", "1", bytes.NewReader(src), &mlops.CreateDatasetOptions{Location: euWest})
 	require.NoError(tb, err)
-	rc, err := d.Open(ctx)
+	rc, err := d.Open(ctx, nil)
 	require.NoError(tb, err)
 	n, err := io.Copy(io.Discard, rc)
 	require.NoError(tb, err)

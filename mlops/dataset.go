@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,8 +85,10 @@ type CreateDatasetOptions struct {
 	// and '_').
 	Labels map[string]string
 	// Progress, when not nil, is called as bytes are read with the count so
-	// far; it runs on the calling goroutine and should return quickly.
-	Progress func(bytesRead int64)
+	// far and the total, or -1 when the reader cannot tell its size (a
+	// *bytes.Reader, *strings.Reader, *bytes.Buffer or a regular *os.File
+	// can). It runs on the calling goroutine and should return quickly.
+	Progress func(read, total int64)
 }
 
 // CreateDataset stores r's bytes as version version of dataset name. It
@@ -178,7 +181,12 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 		}
 	}
 	src := &sourceReader{r: r}
-	content := provider.NewContent(src, opts.Progress)
+	var progress func(int64)
+	if opts.Progress != nil {
+		total := sizeOf(r)
+		progress = func(n int64) { opts.Progress(n, total) }
+	}
+	content := provider.NewContent(src, progress)
 	floor := uint64(0) // auto numbering: numbers below are taken or deleted
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 && (content.Size() > 0 || content.Done()) {
@@ -188,7 +196,7 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 			if _, err := seeker.Seek(start, io.SeekStart); err != nil {
 				return nil, fmt.Errorf("dataset %q: rewinding the source to store it as the next version: %w", name, err)
 			}
-			content = provider.NewContent(src, opts.Progress)
+			content = provider.NewContent(src, progress)
 		}
 		if auto {
 			if version, err = c.nextDatasetVersion(ctx, store, name); err != nil {
@@ -642,7 +650,10 @@ func (c *Client) ListDatasets(ctx context.Context, name string) ([]*Dataset, err
 // stream: at the end, a digest or size that differs from the recorded one
 // fails the read with a DataLoss error instead of io.EOF, so a caller that
 // reads to the end never silently consumes corrupted data.
-func (d *Dataset) Open(ctx context.Context) (io.ReadCloser, error) {
+func (d *Dataset) Open(ctx context.Context, opts *OpenOptions) (io.ReadCloser, error) {
+	if opts == nil {
+		opts = &OpenOptions{}
+	}
 	if d == nil || d.c == nil {
 		return nil, errorf(InvalidArgument, "dataset handle is not from a Client; use Client.GetDataset")
 	}
@@ -658,7 +669,34 @@ func (d *Dataset) Open(ctx context.Context) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &verifyingReader{rc: rc, h: sha256.New(), want: d.Digest, size: d.Size, name: d.Ref().String()}, nil
+	return &verifyingReader{rc: rc, h: sha256.New(), want: d.Digest, size: d.Size, name: d.Ref().String(), progress: opts.Progress}, nil
+}
+
+// OpenOptions configures Dataset.Open.
+type OpenOptions struct {
+	// Progress, when not nil, is called as bytes are read with the count so
+	// far and the version's size. It runs on the reading goroutine and
+	// should return quickly.
+	Progress func(read, total int64)
+}
+
+// sizeOf returns how many bytes r will yield, or -1 when it cannot tell.
+func sizeOf(r io.Reader) int64 {
+	switch v := r.(type) {
+	case interface{ Len() int }:
+		return int64(v.Len())
+	case *os.File:
+		fi, err := v.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			return -1
+		}
+		off, err := v.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return -1
+		}
+		return fi.Size() - off
+	}
+	return -1
 }
 
 // verifyingReader checks the digest and size of what it reads at EOF.
@@ -670,6 +708,8 @@ type verifyingReader struct {
 	size int64
 	name string
 	err  error
+
+	progress func(read, total int64)
 }
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
@@ -679,6 +719,9 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	n, err := v.rc.Read(p)
 	v.h.Write(p[:n])
 	v.n += int64(n)
+	if n > 0 && v.progress != nil {
+		v.progress(v.n, v.size)
+	}
 	if v.n > v.size {
 		v.err = errorf(DataLoss, "dataset %s: read more than the recorded %d bytes; the stored bytes changed", v.name, v.size)
 		return n, v.err

@@ -24,7 +24,10 @@ func TestDatasetCreateGetOpen(t *testing.T) {
 	var progress []int64
 	d, err := e.c.CreateDataset(e.ctx, "claims", "1", strings.NewReader(body), &mlops.CreateDatasetOptions{
 		Location: euWest, Classification: residency.Restricted, Labels: map[string]string{"owner": "risk"},
-		Progress: func(n int64) { progress = append(progress, n) },
+		Progress: func(n, total int64) {
+			require.Equal(t, int64(len(body)), total)
+			progress = append(progress, n)
+		},
 	})
 	require.NoError(t, err)
 	sum := sha256.Sum256([]byte(body))
@@ -42,12 +45,18 @@ func TestDatasetCreateGetOpen(t *testing.T) {
 	require.Equal(t, residency.Restricted, got.Classification)
 	require.Equal(t, map[string]string{"owner": "risk"}, got.Labels)
 
-	rc, err := got.Open(e.ctx)
+	var down []int64
+	rc, err := got.Open(e.ctx, &mlops.OpenOptions{Progress: func(n, total int64) {
+		require.Equal(t, int64(len(body)), total)
+		down = append(down, n)
+	}})
 	require.NoError(t, err)
 	b, err := io.ReadAll(rc)
 	require.NoError(t, err)
 	require.NoError(t, rc.Close())
 	require.Equal(t, body, string(b))
+	require.NotEmpty(t, down)
+	require.Equal(t, int64(len(body)), down[len(down)-1])
 }
 
 func TestDatasetVersionsAreImmutable(t *testing.T) {
@@ -111,7 +120,7 @@ func TestDatasetOpenDetectsCorruption(t *testing.T) {
 			require.NoError(t, err)
 			d, err := bad.GetDataset(good.ctx, mlops.DatasetRef{Name: "claims", Version: "1"})
 			require.NoError(t, err)
-			rc, err := d.Open(good.ctx)
+			rc, err := d.Open(good.ctx, nil)
 			require.NoError(t, err)
 			_, err = io.ReadAll(rc)
 			requireCode(t, err, mlops.DataLoss, "claims@1")
