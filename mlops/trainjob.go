@@ -105,8 +105,8 @@ type TrainJob struct {
 	// Spec is the spec as submitted, inputs resolved.
 	Spec TrainJobSpec
 
-	State    JobState
-	Message  string
+	State   JobState
+	Message string
 	// Progress is the provider's estimate of how far the job is, from 0
 	// (queued or just started) to 1 (done); 0 when the provider reports
 	// none.
