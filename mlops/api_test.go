@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-ml/tideline/mlops"
+	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/memprovider"
 )
 
@@ -53,4 +54,44 @@ func TestUploadProgressTotal(t *testing.T) {
 	_, err = e.c.CreateDataset(e.ctx, "claims", "2", strings.NewReader("abcd"), opts)
 	require.NoError(t, err)
 	require.Equal(t, int64(4), totals[0])
+}
+
+type spanKey struct{}
+
+// spanHook puts a value in the context, as a tracing hook puts a span, and
+// checks that its After gets it back.
+type spanHook struct {
+	sawInAfter []any
+}
+
+func (h *spanHook) Before(ctx context.Context, op *mlops.Operation) (context.Context, error) {
+	return context.WithValue(ctx, spanKey{}, "span-"+op.ID), nil
+}
+
+func (h *spanHook) After(ctx context.Context, op *mlops.Operation) {
+	h.sawInAfter = append(h.sawInAfter, ctx.Value(spanKey{}))
+}
+
+// ctxProbe is a provider whose PutDataset records the span it was called
+// under.
+type ctxProbe struct {
+	*memprovider.Provider
+	saw any
+}
+
+func (p *ctxProbe) PutDataset(ctx context.Context, req *provider.PutDatasetRequest) (*provider.DatasetInfo, error) {
+	p.saw = ctx.Value(spanKey{})
+	return p.Provider.PutDataset(ctx, req)
+}
+
+// A hook's Before can wrap the provider call in its own context.
+func TestHookBeforeContextReachesProvider(t *testing.T) {
+	probe := &ctxProbe{Provider: memprovider.New(nil)}
+	h := &spanHook{}
+	c, err := mlops.NewClient(mlops.Providers{"mem": probe}, &mlops.ClientOptions{Principal: alice, Hooks: []mlops.Hook{h}, NewID: func() string { return "op1" }})
+	require.NoError(t, err)
+	_, err = c.CreateDataset(t.Context(), "claims", "1", strings.NewReader("x"), &mlops.CreateDatasetOptions{Location: euWest})
+	require.NoError(t, err)
+	require.Equal(t, "span-op1", probe.saw)
+	require.Equal(t, []any{"span-op1"}, h.sawInAfter)
 }

@@ -109,7 +109,7 @@ func (h *AuditHook) scrub(s string, op *Operation) string {
 }
 
 // Before writes the decision. A denied call's record is its only one.
-func (h *AuditHook) Before(ctx context.Context, op *Operation) error {
+func (h *AuditHook) Before(ctx context.Context, op *Operation) (context.Context, error) {
 	r := h.record(ctx, op)
 	switch {
 	case !op.Decision.Allowed:
@@ -127,9 +127,9 @@ func (h *AuditHook) Before(ctx context.Context, op *Operation) error {
 		r.Reasons = append(r.Reasons, audit.Reason{Rule: reason.Rule, Message: h.scrub(reason.Message, op)})
 	}
 	if _, err := h.log.Append(ctx, r); err != nil {
-		return errorf(Unavailable, "audit log cannot record %s of %s, so it was not done: %w", op.Request.Action, op.Request.Target, err)
+		return ctx, errorf(Unavailable, "audit log cannot record %s of %s, so it was not done: %w", op.Request.Action, op.Request.Target, err)
 	}
-	return nil
+	return ctx, nil
 }
 
 // After writes the outcome of an allowed call.

@@ -16,10 +16,14 @@ import (
 //
 // A Hook whose Before returns an error stops the call: nothing is done in
 // any provider and the caller gets that error. That is how an audit log
-// fails closed. Hooks run in the order given and must be safe for
+// fails closed. Before may return a context derived from ctx — one that
+// carries a tracing span, or a tighter deadline — and the later hooks and
+// the provider call then run under it, while the hook's own After gets it
+// back (without its cancellation) to end what it began; a nil context means
+// ctx unchanged. Hooks run in the order given and must be safe for
 // concurrent use.
 type Hook interface {
-	Before(ctx context.Context, op *Operation) error
+	Before(ctx context.Context, op *Operation) (context.Context, error)
 	After(ctx context.Context, op *Operation)
 }
 
@@ -85,14 +89,19 @@ func (c *Client) govern(ctx context.Context, req *Request, do func(ctx context.C
 		return nil, errorf(FailedPrecondition, "%s of %s touches %s data, and this Client has no audit hook: add one to ClientOptions.Hooks with mlops.NewAuditHook (mlops.NewMemoryAuditHook() in tests); nothing was done",
 			req.Action, req.Target, class)
 	}
-	ran := 0
+	ctxs := make([]context.Context, 0, len(c.opts.Hooks))
 	for _, h := range c.opts.Hooks {
-		if err := h.Before(ctx, op); err != nil {
+		hctx, err := h.Before(ctx, op)
+		if hctx == nil {
+			hctx = ctx
+		}
+		if err != nil {
 			op.Err = err
-			c.after(ctx, op, ran)
+			c.after(ctxs, op)
 			return nil, err
 		}
-		ran++
+		ctxs = append(ctxs, hctx)
+		ctx = hctx
 	}
 	if !op.Decision.Allowed {
 		op.Err = &PolicyError{Action: req.Action, Target: req.Target, Reasons: op.Decision.Reasons}
@@ -100,18 +109,17 @@ func (c *Client) govern(ctx context.Context, req *Request, do func(ctx context.C
 		op.Result, op.Err = do(ctx, op)
 		op.Err = c.redactError(op.Err, op.Secrets...)
 	}
-	c.after(ctx, op, ran)
+	c.after(ctxs, op)
 	return op.Result, op.Err
 }
 
-// after runs the After hooks of the first n hooks, in reverse order, on a
-// context that is not cancelled, so that a call cut short by its context is
-// still recorded.
-func (c *Client) after(ctx context.Context, op *Operation, n int) {
+// after runs the After hooks of the hooks whose Before ran, in reverse
+// order, each on the context its Before returned, no longer cancelled, so
+// that a call cut short by its context is still recorded.
+func (c *Client) after(ctxs []context.Context, op *Operation) {
 	op.Finished = c.opts.Now()
-	ctx = context.WithoutCancel(ctx)
-	for i := n - 1; i >= 0; i-- {
-		c.opts.Hooks[i].After(ctx, op)
+	for i := len(ctxs) - 1; i >= 0; i-- {
+		c.opts.Hooks[i].After(context.WithoutCancel(ctxs[i]), op)
 	}
 }
 

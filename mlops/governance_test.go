@@ -200,7 +200,10 @@ func TestAuditOnlyModeRecordsWouldBeDenials(t *testing.T) {
 
 type hookFunc func(*mlops.Operation)
 
-func (f hookFunc) Before(_ context.Context, op *mlops.Operation) error { f(op); return nil }
+func (f hookFunc) Before(ctx context.Context, op *mlops.Operation) (context.Context, error) {
+	f(op)
+	return ctx, nil
+}
 func (hookFunc) After(context.Context, *mlops.Operation)               {}
 
 func TestDryRunDecidesWithoutActing(t *testing.T) {

@@ -87,7 +87,9 @@ func DeploymentNodeID(providerName, endpoint, deployment string) string {
 }
 
 // Before records nothing: lineage is about what exists.
-func (r *LineageRecorder) Before(context.Context, *Operation) error { return nil }
+func (r *LineageRecorder) Before(ctx context.Context, _ *Operation) (context.Context, error) {
+	return ctx, nil
+}
 
 // After records a successful operation's result.
 func (r *LineageRecorder) After(ctx context.Context, op *Operation) {

@@ -64,13 +64,13 @@ type recorder struct {
 	fail          error
 }
 
-func (r *recorder) Before(_ context.Context, op *mlops.Operation) error {
+func (r *recorder) Before(ctx context.Context, op *mlops.Operation) (context.Context, error) {
 	d := "allow"
 	if !op.Decision.Allowed {
 		d = "deny"
 	}
 	r.before = append(r.before, string(op.Request.Action)+" "+d)
-	return r.fail
+	return ctx, r.fail
 }
 
 func (r *recorder) After(_ context.Context, op *mlops.Operation) {

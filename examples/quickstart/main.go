@@ -381,7 +381,9 @@ type tally struct {
 	byAction                map[mlops.Action]int
 }
 
-func (t *tally) Before(context.Context, *mlops.Operation) error { return nil }
+func (t *tally) Before(ctx context.Context, _ *mlops.Operation) (context.Context, error) {
+	return ctx, nil
+}
 
 func (t *tally) After(_ context.Context, op *mlops.Operation) {
 	t.mu.Lock()
