@@ -204,7 +204,7 @@ func (f hookFunc) Before(ctx context.Context, op *mlops.Operation) (context.Cont
 	f(op)
 	return ctx, nil
 }
-func (hookFunc) After(context.Context, *mlops.Operation)               {}
+func (hookFunc) After(context.Context, *mlops.Operation) {}
 
 func TestDryRunDecidesWithoutActing(t *testing.T) {
 	rec := &recorder{}
