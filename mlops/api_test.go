@@ -95,3 +95,30 @@ func TestHookBeforeContextReachesProvider(t *testing.T) {
 	require.Equal(t, "span-op1", probe.saw)
 	require.Equal(t, []any{"span-op1"}, h.sawInAfter)
 }
+
+// Lists are sequences: a caller may stop early, and a failure is one
+// element that ends the sequence.
+func TestListsIterate(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	for _, v := range []string{"1", "2", "3"} {
+		e.dataset("claims", v, "rows "+v)
+	}
+	n := 0
+	for d, err := range e.c.ListDatasets(e.ctx, "claims") {
+		require.NoError(t, err)
+		require.Equal(t, "1", d.Version)
+		n++
+		break
+	}
+	require.Equal(t, 1, n)
+	var errs []error
+	for d, err := range e.c.ListDatasets(e.ctx, "BAD") {
+		require.Nil(t, d)
+		errs = append(errs, err)
+	}
+	require.Len(t, errs, 1)
+	requireCode(t, errs[0], mlops.InvalidArgument, "dataset name")
+	all, err := mlops.Collect(e.c.ListDatasets(e.ctx, ""))
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+}

@@ -109,7 +109,7 @@ func TestBadInputCreatesNothing(t *testing.T) {
 			_, err := c.GetDataset(ctx, mlops.DatasetRef{Name: "claims", Version: "1", Provider: "nope"})
 			return err
 		}, mlops.InvalidArgument, `provider "nope"`},
-		{"list datasets bad name", func() error { _, err := c.ListDatasets(ctx, "BAD"); return err }, mlops.InvalidArgument, "dataset name"},
+		{"list datasets bad name", func() error { _, err := mlops.Collect(c.ListDatasets(ctx, "BAD")); return err }, mlops.InvalidArgument, "dataset name"},
 
 		// SubmitJob
 		{"job no image", func() error { return job1(func(s *mlops.TrainJobSpec) { s.Image = "" }) }, mlops.InvalidArgument, "Image is empty"},
@@ -178,7 +178,7 @@ func TestBadInputCreatesNothing(t *testing.T) {
 		}, mlops.InvalidArgument, "comment"},
 		{"alias bad name", func() error { return reg.SetAlias(ctx, "fraud", "Champion", "1") }, mlops.InvalidArgument, "alias"},
 		{"alias bad version", func() error { return reg.SetAlias(ctx, "fraud", "champion", "01") }, mlops.InvalidArgument, "model version"},
-		{"models unknown provider", func() error { _, err := c.Models("nope").List(ctx, "fraud"); return err }, mlops.InvalidArgument, `"nope"`},
+		{"models unknown provider", func() error { _, err := mlops.Collect(c.Models("nope").List(ctx, "fraud")); return err }, mlops.InvalidArgument, `"nope"`},
 
 		// Endpoints and traffic
 		{"endpoint bad name", func() error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"os"
 	"slices"
 	"strconv"
@@ -612,38 +613,42 @@ func latestDataset(ctx context.Context, store provider.DataStore, name string) (
 	return best, nil
 }
 
-// ListDatasets returns the versions of the named dataset (of every dataset
+// ListDatasets yields the versions of the named dataset (of every dataset
 // when name is empty) across the Client's providers, ordered by provider,
-// name and creation time.
-func (c *Client) ListDatasets(ctx context.Context, name string) ([]*Dataset, error) {
-	if name != "" {
-		if err := provider.ValidateName("dataset name", name); err != nil {
-			return nil, err
-		}
-	}
-	var out []*Dataset
-	for _, pn := range c.capable(hasDataStore) {
-		store, _ := c.dataStore(pn)
-		var infos []*provider.DatasetInfo
-		err := c.retry(ctx, func() (err error) {
-			infos, err = store.ListDatasets(ctx, name)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range infos {
-			if in.Name == tombstoneName {
-				continue // deletion records are not datasets
+// name and creation time. Each version is decoded as it is yielded; a
+// failure (a bad name, a provider error, metadata that does not parse) is
+// yielded once, with a nil *Dataset, and ends the sequence. Collect gathers
+// the sequence into a slice.
+func (c *Client) ListDatasets(ctx context.Context, name string) iter.Seq2[*Dataset, error] {
+	return func(yield func(*Dataset, error) bool) {
+		if name != "" {
+			if err := provider.ValidateName("dataset name", name); err != nil {
+				yield(nil, err)
+				return
 			}
-			d, err := c.datasetFromInfo(pn, in)
+		}
+		for _, pn := range c.capable(hasDataStore) {
+			store, _ := c.dataStore(pn)
+			var infos []*provider.DatasetInfo
+			err := c.retry(ctx, func() (err error) {
+				infos, err = store.ListDatasets(ctx, name)
+				return err
+			})
 			if err != nil {
-				return nil, err
+				yield(nil, err)
+				return
 			}
-			out = append(out, d)
+			for _, in := range infos {
+				if in.Name == tombstoneName {
+					continue // deletion records are not datasets
+				}
+				d, err := c.datasetFromInfo(pn, in)
+				if !yield(d, err) || err != nil {
+					return
+				}
+			}
 		}
 	}
-	return out, nil
 }
 
 // Open opens the version for reading. The reader verifies the bytes as they

@@ -81,7 +81,7 @@ func TestDatasetNextVersion(t *testing.T) {
 		d := e.dataset("claims", "", fmt.Sprintf("v%d", want))
 		require.Equal(t, fmt.Sprint(want), d.Version)
 	}
-	list, err := e.c.ListDatasets(e.ctx, "claims")
+	list, err := mlops.Collect(e.c.ListDatasets(e.ctx, "claims"))
 	require.NoError(t, err)
 	require.Len(t, list, 3)
 }
@@ -200,7 +200,7 @@ func TestDatasetDelete(t *testing.T) {
 
 	require.NoError(t, d.Delete(e.ctx))
 	require.Equal(t, 1, e.mem.Counts().Datasets, "the bytes are gone; the deletion record remains")
-	left, err := e.c.ListDatasets(e.ctx, "")
+	left, err := mlops.Collect(e.c.ListDatasets(e.ctx, ""))
 	require.NoError(t, err)
 	require.Empty(t, left)
 	_, err = e.c.GetDataset(e.ctx, d.Ref())

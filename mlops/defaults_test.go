@@ -89,7 +89,7 @@ func TestSensitiveDataWithoutAuditHook(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.SubmitJob(ctx, mlops.TrainJobSpec{Name: "fraud", Location: euGPU, Image: pinnedImage, Inputs: []mlops.JobInput{{Name: "in", Dataset: secret.Ref()}}})
 	requireCode(t, err, mlops.FailedPrecondition, "restricted", "audit hook")
-	jobs, err := c.ListJobs(ctx)
+	jobs, err := mlops.Collect(c.ListJobs(ctx))
 	require.NoError(t, err)
 	require.Empty(t, jobs)
 }

@@ -3,6 +3,7 @@ package mlops
 import (
 	"context"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -665,30 +666,35 @@ func fmtSplit(split map[string]int) string {
 	return "{" + b.String() + "}"
 }
 
-// ListEndpoints returns the endpoints of every provider that serves, with
-// their deployments, ordered by provider name and then by endpoint name.
-func (c *Client) ListEndpoints(ctx context.Context) ([]*Endpoint, error) {
-	var out []*Endpoint
-	for _, pn := range c.capable(hasServing) {
-		srv, _ := c.serving(pn)
-		var infos []*provider.EndpointInfo
-		err := c.retry(ctx, func() (err error) {
-			infos, err = srv.ListEndpoints(ctx)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range infos {
-			e := &Endpoint{Name: in.Name, Location: Location{Provider: pn}, c: c}
-			if err := e.Refresh(ctx); err != nil {
-				if Code(err) == NotFound {
-					continue // deleted since the listing
-				}
-				return nil, err
+// ListEndpoints yields the endpoints of every provider that serves, with
+// their deployments, ordered by provider name and then by endpoint name. A
+// failure is yielded once, with a nil *Endpoint, and ends the sequence.
+func (c *Client) ListEndpoints(ctx context.Context) iter.Seq2[*Endpoint, error] {
+	return func(yield func(*Endpoint, error) bool) {
+		for _, pn := range c.capable(hasServing) {
+			srv, _ := c.serving(pn)
+			var infos []*provider.EndpointInfo
+			err := c.retry(ctx, func() (err error) {
+				infos, err = srv.ListEndpoints(ctx)
+				return err
+			})
+			if err != nil {
+				yield(nil, err)
+				return
 			}
-			out = append(out, e)
+			for _, in := range infos {
+				e := &Endpoint{Name: in.Name, Location: Location{Provider: pn}, c: c}
+				if err := e.Refresh(ctx); err != nil {
+					if Code(err) == NotFound {
+						continue // deleted since the listing
+					}
+					yield(nil, err)
+					return
+				}
+				if !yield(e, nil) {
+					return
+				}
+			}
 		}
 	}
-	return out, nil
 }

@@ -278,13 +278,13 @@ func TestCreateEndpointExisting(t *testing.T) {
 
 func TestListJobsAndEndpoints(t *testing.T) {
 	e, _ := servingEnv(t, nil, nil)
-	jobs, err := e.c.ListJobs(e.ctx)
+	jobs, err := mlops.Collect(e.c.ListJobs(e.ctx))
 	require.NoError(t, err)
 	require.Len(t, jobs, 1, "the two models came from one job spec")
 	require.Equal(t, mlops.JobSucceeded, jobs[0].State)
 	_, err = e.c.CreateEndpoint(e.ctx, "other-api", &mlops.EndpointOptions{Location: euWest})
 	require.NoError(t, err)
-	eps, err := e.c.ListEndpoints(e.ctx)
+	eps, err := mlops.Collect(e.c.ListEndpoints(e.ctx))
 	require.NoError(t, err)
 	require.Len(t, eps, 2)
 	require.Equal(t, "fraud-api", eps[0].Name)

@@ -3,6 +3,7 @@ package mlops
 import (
 	"context"
 	"fmt"
+	"iter"
 	"math"
 	"net/url"
 	"strconv"
@@ -343,30 +344,35 @@ func (r *ModelRegistry) Get(ctx context.Context, model, versionOrAlias string) (
 	return r.fromInfo(r.name, info)
 }
 
-// List returns a model's versions in ascending order.
-func (r *ModelRegistry) List(ctx context.Context, model string) ([]*ModelVersion, error) {
-	if r.err != nil {
-		return nil, r.err
-	}
-	if err := provider.ValidateName("model name", model); err != nil {
-		return nil, err
-	}
-	reg, _ := r.c.registry(r.name)
-	var infos []*provider.ModelVersionInfo
-	err := r.c.retry(ctx, func() (err error) {
-		infos, err = reg.ListModelVersions(ctx, model)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*ModelVersion, len(infos))
-	for i, in := range infos {
-		if out[i], err = r.fromInfo(r.name, in); err != nil {
-			return nil, err
+// List yields a model's versions in ascending order. A failure is yielded
+// once, with a nil *ModelVersion, and ends the sequence.
+func (r *ModelRegistry) List(ctx context.Context, model string) iter.Seq2[*ModelVersion, error] {
+	return func(yield func(*ModelVersion, error) bool) {
+		if r.err != nil {
+			yield(nil, r.err)
+			return
+		}
+		if err := provider.ValidateName("model name", model); err != nil {
+			yield(nil, err)
+			return
+		}
+		reg, _ := r.c.registry(r.name)
+		var infos []*provider.ModelVersionInfo
+		err := r.c.retry(ctx, func() (err error) {
+			infos, err = reg.ListModelVersions(ctx, model)
+			return err
+		})
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for _, in := range infos {
+			mv, err := r.fromInfo(r.name, in)
+			if !yield(mv, err) || err != nil {
+				return
+			}
 		}
 	}
-	return out, nil
 }
 
 // Aliases returns alias → version for a model.
@@ -499,7 +505,7 @@ func (r *ModelRegistry) review(ctx context.Context, given *ModelVersion, to Appr
 // place make the URI ambiguous: separation of duties could not know who
 // trained it.
 func (c *Client) traceArtifact(ctx context.Context, model, uri string) (*TrainJob, Origin, error) {
-	jobs, err := c.ListJobs(ctx)
+	jobs, err := Collect(c.ListJobs(ctx))
 	if err != nil {
 		return nil, Origin{}, fmt.Errorf("model %q: looking for the job that wrote %s: %w", model, uri, err)
 	}

@@ -31,7 +31,7 @@ func TestRegisterFromJob(t *testing.T) {
 	mv2, err := reg.Register(e.ctx, "fraud", mlops.ModelSource{ArtifactURI: "mem://mem/elsewhere"}, &mlops.RegisterOptions{Location: mlops.Location{Region: "westeurope"}})
 	require.NoError(t, err)
 	require.Equal(t, "2", mv2.Version)
-	list, err := reg.List(e.ctx, "fraud")
+	list, err := mlops.Collect(reg.List(e.ctx, "fraud"))
 	require.NoError(t, err)
 	require.Len(t, list, 2)
 }

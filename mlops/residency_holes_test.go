@@ -179,7 +179,7 @@ func TestDeletingTightenedDatasetLoosensDerived(t *testing.T) {
 	// And the deleted version is never created again with other data.
 	_, err = e.c.CreateDataset(e.ctx, "claims", "1", strings.NewReader("new rows"), &mlops.CreateDatasetOptions{Location: euWest, Classification: residency.Public})
 	requireCode(t, err, mlops.FailedPrecondition, "deleted")
-	ds, err := e.c.ListDatasets(e.ctx, "")
+	ds, err := mlops.Collect(e.c.ListDatasets(e.ctx, ""))
 	require.NoError(t, err)
 	require.Empty(t, ds, "deletion records are not listed as datasets")
 }
@@ -222,7 +222,7 @@ func TestAutoVersionedCreateAfterLostResponseMakesTwoVersions(t *testing.T) {
 	d, err := e.c.CreateDataset(e.ctx, "claims", "", strings.NewReader("rows"), &mlops.CreateDatasetOptions{Location: euWest})
 	require.NoError(t, err, "the version was stored under this call's operation id: the call succeeded")
 	require.Equal(t, "1", d.Version)
-	all, err := e.c.ListDatasets(e.ctx, "claims")
+	all, err := mlops.Collect(e.c.ListDatasets(e.ctx, "claims"))
 	require.NoError(t, err)
 	require.Len(t, all, 1)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -633,25 +634,29 @@ func (j *TrainJob) Logs(ctx context.Context) (io.ReadCloser, error) {
 	return l.JobLogs(ctx, j.Name)
 }
 
-// ListJobs returns the jobs of every provider that trains, ordered by
-// provider name and then by creation time.
-func (c *Client) ListJobs(ctx context.Context) ([]*TrainJob, error) {
-	var out []*TrainJob
-	for _, pn := range c.capable(hasTrainer) {
-		t, _ := c.trainer(pn)
-		var infos []*provider.JobInfo
-		err := c.retry(ctx, func() (err error) {
-			infos, err = t.ListJobs(ctx)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range infos {
-			out = append(out, c.jobFromInfo(pn, in))
+// ListJobs yields the jobs of every provider that trains, ordered by
+// provider name and then by creation time. A failure is yielded once, with
+// a nil *TrainJob, and ends the sequence.
+func (c *Client) ListJobs(ctx context.Context) iter.Seq2[*TrainJob, error] {
+	return func(yield func(*TrainJob, error) bool) {
+		for _, pn := range c.capable(hasTrainer) {
+			t, _ := c.trainer(pn)
+			var infos []*provider.JobInfo
+			err := c.retry(ctx, func() (err error) {
+				infos, err = t.ListJobs(ctx)
+				return err
+			})
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, in := range infos {
+				if !yield(c.jobFromInfo(pn, in), nil) {
+					return
+				}
+			}
 		}
 	}
-	return out, nil
 }
 
 // jobSecrets are the secret values a job spec carries: its secret
