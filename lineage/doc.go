@@ -36,8 +36,9 @@
 // parent run and these facets:
 //
 //   - parent (ParentRunFacet 1-2-0), when the run was started by another;
-//   - errorMessage (ErrorMessageRunFacet 1-0-1), on FAIL, with URL
-//     credentials, signed query strings and bearer tokens scrubbed;
+//   - errorMessage (ErrorMessageRunFacet 1-0-1), on FAIL, with what looks
+//     like a credential scrubbed by secret.Scrub (URL credentials and signed
+//     query strings, Authorization headers, secret-named keys' values);
 //   - version (DatasetVersionDatasetFacet 1-0-1), carrying the content digest;
 //   - tideline_residency (ResidencyDatasetFacet), the dataset's
 //     classification, residency constraint, region and country;

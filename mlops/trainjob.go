@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/residency"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // JobState is where a training job is in its life.
@@ -53,7 +53,7 @@ type TrainJobSpec struct {
 	// in errors, audit records, lineage or printed specs. Their names, not
 	// their values, are part of the spec's identity, so rotating a key does
 	// not make a new job.
-	SecretEnv map[string]audit.Secret
+	SecretEnv map[string]secret.Secret
 
 	GPU GPURequest
 	// Nodes is the number of nodes; default 1.

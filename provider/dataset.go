@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // DataStore stores immutable, versioned datasets.
@@ -65,7 +65,7 @@ type Granter interface {
 type Grant struct {
 	// URL reads the version with the credential in it. It is a secret: it
 	// redacts itself wherever it is printed or encoded.
-	URL audit.Secret
+	URL secret.Secret
 	// Expires is when the credential stops working.
 	Expires time.Time
 }
