@@ -18,7 +18,7 @@
 // append-only JSON-lines journal that is replayed on open, so the graph
 // survives restarts. Writes are idempotent, and recorded facts are
 // immutable: a dataset version cannot change its digest, and a deployment
-// only changes by being retired.
+// only changes by being retired, or revived when its name is deployed again.
 //
 // Queries return paths, not bare node sets, so that an answer can be
 // explained: Upstream from a deployment yields paths such as
