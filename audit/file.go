@@ -9,9 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 
+	"github.com/tideline-ml/tideline/internal/durable"
 	"github.com/tideline-ml/tideline/internal/filelock"
 )
 
@@ -92,7 +92,7 @@ func openFile(ctx context.Context, path string, opts *FileOptions, hooks fileHoo
 	if hooks.wrap != nil {
 		s.w = hooks.wrap(f)
 	}
-	syncDirFn := syncDir
+	syncDirFn := durable.SyncDir
 	if hooks.syncDir != nil {
 		syncDirFn = hooks.syncDir
 	}
@@ -261,25 +261,5 @@ func (s *FileSink) Close() error {
 	}
 	err := s.f.Close()
 	s.f = nil
-	return err
-}
-
-// syncDir fsyncs a directory so that a new entry in it survives a crash.
-// Windows cannot open directories for syncing and needs no such step.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if errors.Is(err, errors.ErrUnsupported) {
-		return nil
-	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tideline-ml/tideline/internal/durable"
 	"github.com/tideline-ml/tideline/internal/filetest"
 )
 
@@ -22,7 +23,7 @@ func openCountingFile(t *testing.T) (*FileSink, *filetest.File, *[]string) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	sink, err := openFile(context.Background(), path, nil, fileHooks{
 		wrap:    func(f *os.File) appendFile { ft = filetest.New(f); return ft },
-		syncDir: func(dir string) error { dirs = append(dirs, dir); return syncDir(dir) },
+		syncDir: func(dir string) error { dirs = append(dirs, dir); return durable.SyncDir(dir) },
 	})
 	if err != nil {
 		t.Fatal(err)
