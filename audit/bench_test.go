@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // benchRecord is a typical policy record: 621 bytes encoded, one reason,
@@ -46,11 +48,11 @@ func (d *discardSink) Close() error { return nil }
 func BenchmarkAppendMemory(b *testing.B) {
 	for _, tc := range []struct {
 		name string
-		key  Secret
+		key  secret.Secret
 		sink func() Sink
 		rec  Record
 	}{
-		{"memory-sink/sha256", Secret{}, func() Sink { return NewMemorySink() }, benchRecord},
+		{"memory-sink/sha256", secret.Secret{}, func() Sink { return NewMemorySink() }, benchRecord},
 		{"memory-sink/hmac", testKey, func() Sink { return NewMemorySink() }, benchRecord},
 		{"discard-sink/hmac", testKey, func() Sink { return &discardSink{} }, benchRecord},
 		{"memory-sink/hmac/small", testKey, func() Sink { return NewMemorySink() }, smallRecord},
@@ -186,8 +188,8 @@ func BenchmarkAppendFile8(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	for _, tc := range []struct {
 		name string
-		key  Secret
-	}{{"sha256", Secret{}}, {"hmac", testKey}} {
+		key  secret.Secret
+	}{{"sha256", secret.Secret{}}, {"hmac", testKey}} {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()
 			sink := NewMemorySink()

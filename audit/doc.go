@@ -101,10 +101,11 @@
 // # Secrets
 //
 // Records hold plain strings, because the Log cannot know which substrings
-// are secret. Keep credentials in [Secret] values, which print, marshal and
-// log as "[REDACTED]", and scrub free text that may embed one — an error
-// message quoting a URL with a SAS token — with [Redact] or
-// [Record.Redact] before it goes into a record. Options.Key is a Secret too.
+// are secret. Keep credentials in [secret.Secret] values, which print,
+// marshal and log as "[REDACTED]", and clean free text that may embed one —
+// an error message quoting a URL with a SAS token — with [secret.Scrub] and
+// [secret.Redact], or [Record.Redact], before it goes into a record.
+// Options.Key is a secret.Secret too.
 //
 // # Errors
 //

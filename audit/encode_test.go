@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // goldenRecord is the record of the test vectors published in the package
@@ -42,7 +44,7 @@ func TestGoldenVectors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := NewMemorySink()
-			l, err := New(context.Background(), sink, &Options{Key: NewSecret(tc.key), Clock: goldenClock})
+			l, err := New(context.Background(), sink, &Options{Key: secret.NewSecret(tc.key), Clock: goldenClock})
 			if err != nil {
 				t.Fatal(err)
 			}

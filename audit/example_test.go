@@ -3,7 +3,6 @@ package audit_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tideline-ml/tideline/audit"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // fixedClock makes the examples' hashes reproducible.
@@ -20,7 +20,7 @@ func fixedClock() time.Time { return time.Date(2025, 3, 14, 9, 26, 53, 0, time.U
 // after; the chain then verifies.
 func Example() {
 	ctx := context.Background()
-	key := audit.NewSecret("example-key-of-32-bytes-length!!")
+	key := secret.NewSecret("example-key-of-32-bytes-length!!")
 	sink := audit.NewMemorySink()
 	log, err := audit.New(ctx, sink, &audit.Options{Key: key, Clock: fixedClock})
 	if err != nil {
@@ -153,34 +153,4 @@ func ExampleOpenFile() {
 	// 1 deployment.create
 	// 2 deployment.traffic
 	// verified through record 2 <nil>
-}
-
-// A Secret prints as [REDACTED] however it is formatted or encoded.
-func ExampleSecret() {
-	sas := audit.NewSecret("sv=2024-11-04&sig=c2VjcmV0")
-	grant := struct {
-		Container string
-		SAS       audit.Secret
-	}{"claims", sas}
-
-	fmt.Println(sas)
-	fmt.Printf("%+v\n", grant)
-	j, _ := json.Marshal(grant)
-	fmt.Println(string(j))
-	fmt.Println(sas.Reveal() == "sv=2024-11-04&sig=c2VjcmV0") // only where the value is used
-	// Output:
-	// [REDACTED]
-	// {Container:claims SAS:[REDACTED]}
-	// {"Container":"claims","SAS":"[REDACTED]"}
-	// true
-}
-
-// Redact scrubs a credential out of free text, such as an error message
-// carrying a URL, before the text goes into a record.
-func ExampleRedact() {
-	sig := audit.NewSecret("c2VjcmV0+/=")
-	msg := "GET https://acct.blob.core.windows.net/claims?sig=c2VjcmV0%2B%2F%3D: 403"
-	fmt.Println(audit.Redact(msg, sig))
-	// Output:
-	// GET https://acct.blob.core.windows.net/claims?sig=[REDACTED]: 403
 }

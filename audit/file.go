@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
+
+	"github.com/tideline-ml/tideline/internal/durable"
+	"github.com/tideline-ml/tideline/internal/filelock"
 )
 
 // FileOptions configure OpenFile. A nil *FileOptions means all defaults.
@@ -26,17 +28,38 @@ type FileOptions struct {
 // OpenFile takes an exclusive advisory lock (flock) on Unix systems, so two
 // processes cannot interleave two chains in one file; the lock ends with the
 // process. Elsewhere, keeping one writer per file is up to the caller.
+//
+// A write or fsync that fails leaves the file in an unknown state (after a
+// failed fsync the system may have dropped the written pages), so it is not
+// retried: that Write and every later one return the error. Open the file
+// again to go on; OpenFile cuts whatever partial line was left.
 type FileSink struct {
 	path string
 
 	mu     sync.Mutex
 	f      *os.File
+	w      appendFile // f, or what a test put in its place
 	size   int64
 	torn   int64
 	broken error // a failed write leaves the file in an unknown state
 }
 
 var _ ReadableSink = (*FileSink)(nil)
+
+// appendFile is what a FileSink changes its file through. It is *os.File
+// outside tests; a test substitutes a wrapper that counts or fails syncs, to
+// show that nothing is acknowledged before it is synced.
+type appendFile interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Truncate(size int64) error
+}
+
+// fileHooks replace a FileSink's file operations in tests.
+type fileHooks struct {
+	wrap    func(*os.File) appendFile
+	syncDir func(dir string) error
+}
 
 // OpenFile opens the log file at path for appending, creating it if needed.
 //
@@ -48,6 +71,10 @@ var _ ReadableSink = (*FileSink)(nil)
 // *VerifyError of KindMalformed rather than guess: inspect the file with
 // VerifyFile.
 func OpenFile(ctx context.Context, path string, opts *FileOptions) (*FileSink, error) {
+	return openFile(ctx, path, opts, fileHooks{})
+}
+
+func openFile(ctx context.Context, path string, opts *FileOptions, hooks fileHooks) (*FileSink, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -61,16 +88,23 @@ func OpenFile(ctx context.Context, path string, opts *FileOptions) (*FileSink, e
 	if err != nil {
 		return nil, fmt.Errorf("audit: opening the log file: %w", err)
 	}
-	s := &FileSink{path: path, f: f}
-	if err := s.open(created); err != nil {
+	s := &FileSink{path: path, f: f, w: f}
+	if hooks.wrap != nil {
+		s.w = hooks.wrap(f)
+	}
+	syncDirFn := durable.SyncDir
+	if hooks.syncDir != nil {
+		syncDirFn = hooks.syncDir
+	}
+	if err := s.open(created, syncDirFn); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *FileSink) open(created bool) error {
-	if err := lockFile(s.f); err != nil {
+func (s *FileSink) open(created bool, syncDir func(string) error) error {
+	if err := filelock.Lock(s.f); err != nil {
 		return fmt.Errorf("audit: %s is in use by another writer (another process or FileSink); close it or use another file: %w", s.path, err)
 	}
 	if created {
@@ -90,10 +124,10 @@ func (s *FileSink) open(created bool) error {
 		return err
 	}
 	if end < size {
-		if err := s.f.Truncate(end); err != nil {
+		if err := s.w.Truncate(end); err != nil {
 			return fmt.Errorf("audit: cutting a torn last line off the log file: %w", err)
 		}
-		if err := s.f.Sync(); err != nil {
+		if err := s.w.Sync(); err != nil {
 			return fmt.Errorf("audit: syncing the log file after cutting a torn line: %w", err)
 		}
 		s.torn = size - end
@@ -204,11 +238,11 @@ func (s *FileSink) Write(_ context.Context, data []byte) error {
 	case s.broken != nil:
 		return fmt.Errorf("audit: %s is in an unknown state after an earlier failure; open it again: %w", s.path, s.broken)
 	}
-	n, err := s.f.Write(data)
+	n, err := s.w.Write(data)
 	if err == nil {
 		// Sync rather than Fdatasync: the file grows, so its size (metadata)
 		// must reach the disk as well, and Sync is portable.
-		err = s.f.Sync()
+		err = s.w.Sync()
 	}
 	if err != nil {
 		s.broken = err
@@ -227,25 +261,5 @@ func (s *FileSink) Close() error {
 	}
 	err := s.f.Close()
 	s.f = nil
-	return err
-}
-
-// syncDir fsyncs a directory so that a new entry in it survives a crash.
-// Windows cannot open directories for syncing and needs no such step.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if errors.Is(err, errors.ErrUnsupported) {
-		return nil
-	}
 	return err
 }

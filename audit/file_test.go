@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 func TestOpenFileRepairsTornTail(t *testing.T) {
@@ -75,7 +77,7 @@ func TestOpenFileRefusesDamagedLastRecord(t *testing.T) {
 		{"zeros with newline", "\x00\x00\x00\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path, _ := writeFileLog(t, 3, Secret{})
+			path, _ := writeFileLog(t, 3, secret.Secret{})
 			lines := readLines(t, path)
 			writeLines(t, path, append(lines, []byte(tc.last)))
 			sink, err := OpenFile(ctx, path, nil)

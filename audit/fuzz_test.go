@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // fuzzSeeds returns a small valid log and a few damaged variants.
@@ -48,7 +50,7 @@ func FuzzVerify(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, key := range []Secret{testKey, {}} {
+		for _, key := range []secret.Secret{testKey, {}} {
 			_, err := Verify(context.Background(), bytes.NewReader(data), &VerifyOptions{Key: key, Checkpoint: Checkpoint{Seq: 2}})
 			var ve *VerifyError
 			if err != nil && !errors.As(err, &ve) {

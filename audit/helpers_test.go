@@ -9,10 +9,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // testKey is the HMAC key of keyed test logs; 32 bytes as recommended.
-var testKey = NewSecret("tideline-audit-test-key-32-bytes")
+var testKey = secret.NewSecret("tideline-audit-test-key-32-bytes")
 
 // stepClock returns a deterministic clock that advances one millisecond per
 // reading, so records and hashes are reproducible.
@@ -47,7 +49,7 @@ func sampleRecord(i int) Record {
 
 // writeFileLog creates a log file with n sample records and returns its
 // path and final checkpoint.
-func writeFileLog(t testing.TB, n int, key Secret) (string, Checkpoint) {
+func writeFileLog(t testing.TB, n int, key secret.Secret) (string, Checkpoint) {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "audit.jsonl")

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // Errors returned by Log methods besides *VerifyError and ErrInvalidRecord.
@@ -27,7 +29,7 @@ type Options struct {
 	// bytes; 32 is the usual choice. Empty means plain SHA-256, which
 	// detects accidents and outsiders but not a writer who recomputes the
 	// chain.
-	Key Secret
+	Key secret.Secret
 	// Clock stamps records; default time.Now. Its readings are converted
 	// to UTC and must fall in the years 0 to 9999.
 	Clock func() time.Time

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 func TestAppendFillsChain(t *testing.T) {
@@ -97,7 +99,7 @@ func TestNewRejectsOptions(t *testing.T) {
 	if _, err := New(ctx, nil, nil); err == nil {
 		t.Error("New(nil sink) succeeded")
 	}
-	if _, err := New(ctx, NewMemorySink(), &Options{Key: NewSecret("short")}); err == nil || !strings.Contains(err.Error(), "at least 16") {
+	if _, err := New(ctx, NewMemorySink(), &Options{Key: secret.NewSecret("short")}); err == nil || !strings.Contains(err.Error(), "at least 16") {
 		t.Errorf("New with a 5-byte key = %v", err)
 	}
 	if _, err := New(ctx, NewMemorySink(), &Options{MaxBatch: -1}); err == nil {
@@ -343,11 +345,11 @@ func TestResumeRefusesWrongKey(t *testing.T) {
 	path, _ := writeFileLog(t, 3, testKey)
 	for _, tc := range []struct {
 		name string
-		key  Secret
+		key  secret.Secret
 		kind Kind
 	}{
-		{"other key", NewSecret("another-key-with-enough-bytes"), KindModified},
-		{"no key", Secret{}, KindModified},
+		{"other key", secret.NewSecret("another-key-with-enough-bytes"), KindModified},
+		{"no key", secret.Secret{}, KindModified},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink, err := OpenFile(ctx, path, nil)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // Decision is the policy verdict a record reports. The empty Decision marks
@@ -161,12 +163,12 @@ func invalid(problems []string) error {
 // error messages or URLs that may embed a credential:
 //
 //	log.Append(ctx, rec.Redact(grant))
-func (r Record) Redact(secrets ...Secret) Record {
-	rp := newRedactor(secrets)
+func (r Record) Redact(secrets ...secret.Secret) Record {
+	rp := secret.NewRedactor(secrets...)
 	if rp == nil {
 		return r
 	}
-	s := rp.Replace
+	s := rp.Redact
 	r.Principal, r.Action, r.Target = s(r.Principal), s(r.Action), s(r.Target)
 	r.Provider, r.Region, r.Error = s(r.Provider), s(r.Region), s(r.Error)
 	r.RequestID, r.TraceID = s(r.RequestID), s(r.TraceID)

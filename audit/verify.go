@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // ErrIntegrity is matched (errors.Is) by every *VerifyError: the chain is
@@ -105,7 +107,7 @@ type VerifyOptions struct {
 	// Key is the HMAC key the log was written with; empty for a plain
 	// SHA-256 chain. A keyed log verified without its key (or the reverse)
 	// fails at its first record with KindModified.
-	Key Secret
+	Key secret.Secret
 	// Checkpoint, when Seq > 0, names a record the log must contain: the log
 	// must reach at least Checkpoint.Seq (else KindTruncated) and, when Hash
 	// is set, that record's hash must equal it (else KindModified). A hash

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // TestTamperFile alters a keyed log file in the ways an attacker or an
@@ -20,7 +22,7 @@ func TestTamperFile(t *testing.T) {
 	const n = 10
 	for _, tc := range []struct {
 		name   string
-		key    Secret // verification key; default testKey
+		key    secret.Secret // verification key; default testKey
 		alter  func(t *testing.T, lines [][]byte) [][]byte
 		cp     func(full Checkpoint) Checkpoint
 		seq    uint64
@@ -167,7 +169,7 @@ func TestTamperFile(t *testing.T) {
 		},
 		{
 			name:  "verified with the wrong key",
-			key:   NewSecret("not-the-key-the-log-was-written-with"),
+			key:   secret.NewSecret("not-the-key-the-log-was-written-with"),
 			seq:   1,
 			kind:  KindModified,
 			alter: func(t *testing.T, lines [][]byte) [][]byte { return lines },
@@ -201,7 +203,7 @@ func TestTamperFile(t *testing.T) {
 				writeLines(t, path, tc.alter(t, readLines(t, path)))
 			}
 			opts := &VerifyOptions{Key: testKey}
-			if tc.key.reveal != nil {
+			if !tc.key.IsZero() {
 				opts.Key = tc.key
 			}
 			if tc.cp != nil {
@@ -231,7 +233,7 @@ func TestTamperFile(t *testing.T) {
 // TestTamperEveryByte changes each byte of one record in turn, to several
 // values, and checks that verification always blames that record.
 func TestTamperEveryByte(t *testing.T) {
-	for _, key := range []Secret{testKey, {}} {
+	for _, key := range []secret.Secret{testKey, {}} {
 		path, _ := writeFileLog(t, 6, key)
 		lines := readLines(t, path)
 		const target = 3 // record 4
@@ -266,7 +268,7 @@ func TestTamperEveryByte(t *testing.T) {
 // key: a writer can recompute a record's hash, and only the next record's
 // link gives it away — and rewriting the whole tail would not be caught.
 func TestUnkeyedRewriteDetectedAtLink(t *testing.T) {
-	path, _ := writeFileLog(t, 6, Secret{})
+	path, _ := writeFileLog(t, 6, secret.Secret{})
 	lines := readLines(t, path)
 	r, err := ParseLine(lines[2])
 	if err != nil {

@@ -18,7 +18,7 @@
 // append-only JSON-lines journal that is replayed on open, so the graph
 // survives restarts. Writes are idempotent, and recorded facts are
 // immutable: a dataset version cannot change its digest, and a deployment
-// only changes by being retired.
+// only changes by being retired, or revived when its name is deployed again.
 //
 // Queries return paths, not bare node sets, so that an answer can be
 // explained: Upstream from a deployment yields paths such as
@@ -36,8 +36,9 @@
 // parent run and these facets:
 //
 //   - parent (ParentRunFacet 1-2-0), when the run was started by another;
-//   - errorMessage (ErrorMessageRunFacet 1-0-1), on FAIL, with URL
-//     credentials, signed query strings and bearer tokens scrubbed;
+//   - errorMessage (ErrorMessageRunFacet 1-0-1), on FAIL, with what looks
+//     like a credential scrubbed by secret.Scrub (URL credentials and signed
+//     query strings, Authorization headers, secret-named keys' values);
 //   - version (DatasetVersionDatasetFacet 1-0-1), carrying the content digest;
 //   - tideline_residency (ResidencyDatasetFacet), the dataset's
 //     classification, residency constraint, region and country;

@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // DefaultNamespace is the job namespace used when EmitterOptions.Namespace
@@ -213,7 +215,7 @@ func (e *Emitter) Build(t EventType, r JobRun, cause error) (*RunEvent, error) {
 	if t == EventFail {
 		msg := "the run failed without an error message"
 		if cause != nil {
-			msg = ScrubCredentials(cause.Error())
+			msg = secret.Scrub(cause.Error())
 		}
 		if e.redact != nil {
 			msg = e.redact(msg)

@@ -89,6 +89,9 @@ func (g *Graph) checkNodeLocked(n Node) (changed bool, err error) {
 	if k := Kind(g.meta[i] &^ metaLive); k != n.Kind {
 		return false, fmt.Errorf("lineage: node %q is recorded as a %s, not a %s: %w", n.ID, k, n.Kind, ErrConflict)
 	}
+	// A live node revives a retired deployment: the name was reused after a
+	// delete, and the new deployment serves.
+	changed = n.Live && g.meta[i]&metaLive == 0
 	have := g.attrs[i]
 	for k, v := range n.Attrs {
 		old, found := lookupAttr(have, k)
@@ -119,6 +122,8 @@ func (g *Graph) applyNodeLocked(n Node) {
 		g.attrs = append(g.attrs, nil)
 		g.out = append(g.out, nil)
 		g.in = append(g.in, nil)
+	} else if n.Live {
+		g.meta[i] |= metaLive
 	}
 	// Sorted keys keep Node's output and journals independent of map order.
 	for _, k := range sortedKeys(n.Attrs) {

@@ -338,7 +338,8 @@ func TestAddNodeIdempotentAndMerging(t *testing.T) {
 		if err := g.AddEdge(ctx, Edge{"dataset:claims@3", "job:train-42", EdgeConsumed}); err != nil {
 			t.Fatal(err)
 		}
-		// Re-adding a retired deployment as it was first recorded is a no-op.
+		// Re-adding a retired deployment revives it and retiring it again
+		// retires it; neither adds a node.
 		if err := g.AddNode(ctx, NewDeployment("scorer-b")); err != nil {
 			t.Fatal(err)
 		}
@@ -350,7 +351,7 @@ func TestAddNodeIdempotentAndMerging(t *testing.T) {
 		t.Errorf("repeated writes changed the size: %d/%d → %d/%d", n0, e0, n, e)
 	}
 	if n, _ := g.Node(ctx, "deployment:scorer-b"); n.Live {
-		t.Error("re-adding a retired deployment made it live again")
+		t.Error("a deployment re-added and retired again is live")
 	}
 	// New attributes are merged; old ones stay.
 	if err := g.AddNode(ctx, Node{Kind: KindDataset, ID: "dataset:claims@3", Attrs: map[string]string{"region": "westeurope", AttrDigest: "sha256:bb"}}); err != nil {

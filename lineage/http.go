@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // HTTPTransportOptions tunes NewHTTPTransport. The zero value is ready to
@@ -118,7 +120,7 @@ func NewHTTPTransport(endpoint string, opts *HTTPTransportOptions) (*HTTPTranspo
 	if opts != nil {
 		o = *opts
 	}
-	logURL := redactToken(ScrubCredentials(endpoint), o.Token)
+	logURL := secret.Redact(secret.Scrub(endpoint), secret.NewSecret(o.Token))
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("lineage: HTTP transport endpoint %q must be an absolute http or https URL: %w", logURL, ErrInvalid)
@@ -348,7 +350,7 @@ func (t *HTTPTransport) fail(status int, format string, args ...any) {
 		return
 	}
 	msg := "lineage: giving up on event: " + fmt.Sprintf(format, args...)
-	t.onError(&SendError{StatusCode: status, msg: redactToken(ScrubCredentials(msg), t.token)})
+	t.onError(&SendError{StatusCode: status, msg: secret.Redact(secret.Scrub(msg), secret.NewSecret(t.token))})
 }
 
 // checkRetry decides whether an attempt is worth repeating.

@@ -15,8 +15,9 @@ import "context"
 type Store interface {
 	// AddNode records n. When a node with n.ID exists, its kind must match
 	// and any attribute both carry must have the same value (ErrConflict
-	// otherwise); attributes new to the record are added. Liveness is taken
-	// from the first AddNode only and changes through Retire. An invalid
+	// otherwise); attributes new to the record are added. A live n revives
+	// a retired deployment (a name reused after a delete serves again); a
+	// node without Live never retires one — only Retire does. An invalid
 	// node fails with ErrInvalid.
 	AddNode(ctx context.Context, n Node) error
 

@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/tideline-ml/tideline/audit"
-	"github.com/tideline-ml/tideline/lineage"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // AuditOptions configures NewAuditHook.
@@ -15,7 +15,7 @@ type AuditOptions struct {
 	// Secrets are values scrubbed from every record, should an error
 	// message carry one. Credentials inside URLs, secret-looking
 	// parameters and bearer tokens are scrubbed without being named.
-	Secrets []audit.Secret
+	Secrets []secret.Secret
 	// TraceID, when not nil, reads a trace id from a call's context (from
 	// OpenTelemetry, say) for the records.
 	TraceID func(ctx context.Context) string
@@ -105,7 +105,7 @@ func (h *AuditHook) record(ctx context.Context, op *Operation) audit.Record {
 }
 
 func (h *AuditHook) scrub(s string, op *Operation) string {
-	return audit.Redact(lineage.ScrubCredentials(s), append(slices.Clip(h.opts.Secrets), op.Secrets...)...)
+	return secret.Redact(secret.Scrub(s), append(slices.Clip(h.opts.Secrets), op.Secrets...)...)
 }
 
 // Before writes the decision. A denied call's record is its only one.

@@ -7,11 +7,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/mlops"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/memprovider"
 	"github.com/tideline-ml/tideline/residency"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 func TestNewClientBadInput(t *testing.T) {
@@ -126,14 +126,14 @@ func TestBadInputCreatesNothing(t *testing.T) {
 		{"job secret env overlaps env", func() error {
 			return job1(func(s *mlops.TrainJobSpec) {
 				s.Env = map[string]string{"TOKEN": "x"}
-				s.SecretEnv = map[string]audit.Secret{"TOKEN": audit.NewSecret("y")}
+				s.SecretEnv = map[string]secret.Secret{"TOKEN": secret.NewSecret("y")}
 			})
 		}, mlops.InvalidArgument, "both Env and SecretEnv"},
 		{"job empty secret", func() error {
-			return job1(func(s *mlops.TrainJobSpec) { s.SecretEnv = map[string]audit.Secret{"TOKEN": {}} })
+			return job1(func(s *mlops.TrainJobSpec) { s.SecretEnv = map[string]secret.Secret{"TOKEN": {}} })
 		}, mlops.InvalidArgument, "is empty"},
 		{"job bad secret name", func() error {
-			return job1(func(s *mlops.TrainJobSpec) { s.SecretEnv = map[string]audit.Secret{"A-B": audit.NewSecret("y")} })
+			return job1(func(s *mlops.TrainJobSpec) { s.SecretEnv = map[string]secret.Secret{"A-B": secret.NewSecret("y")} })
 		}, mlops.InvalidArgument, "secret environment variable name"},
 		{"job bad input name", func() error { return job1(func(s *mlops.TrainJobSpec) { s.Inputs[0].Name = "a-b" }) }, mlops.InvalidArgument, "Inputs[0].Name"},
 		{"job duplicate input", func() error { return job1(func(s *mlops.TrainJobSpec) { s.Inputs = append(s.Inputs, s.Inputs[0]) }) }, mlops.InvalidArgument, "used twice"},

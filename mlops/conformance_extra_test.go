@@ -11,10 +11,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/mlops"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/memprovider"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // misreporting stores the bytes it is given but reports a content digest
@@ -86,7 +86,7 @@ func TestJobIdentityChangesWithEveryFieldButSecretValues(t *testing.T) {
 			Command:     []string{"python", "-m", "train"},
 			Args:        []string{"--epochs", "3"},
 			Env:         map[string]string{"SEED": "7"},
-			SecretEnv:   map[string]audit.Secret{"TRACKER_API_KEY": audit.NewSecret("trk-first-value")},
+			SecretEnv:   map[string]secret.Secret{"TRACKER_API_KEY": secret.NewSecret("trk-first-value")},
 			GPU:         mlops.GPURequest{Type: "H100", Count: 2},
 			Nodes:       1,
 			Inputs:      []mlops.JobInput{{Name: "train", Dataset: mlops.DatasetRef{Name: "claims", Version: "1"}}},
@@ -106,11 +106,11 @@ func TestJobIdentityChangesWithEveryFieldButSecretValues(t *testing.T) {
 		{"EnvValue", func(s *mlops.TrainJobSpec) { s.Env = map[string]string{"SEED": "8"} }},
 		{"EnvName", func(s *mlops.TrainJobSpec) { s.Env = map[string]string{"SEED": "7", "MODE": "fast"} }},
 		{"SecretEnvName", func(s *mlops.TrainJobSpec) {
-			s.SecretEnv = map[string]audit.Secret{"WANDB_API_KEY": audit.NewSecret("trk-first-value")}
+			s.SecretEnv = map[string]secret.Secret{"WANDB_API_KEY": secret.NewSecret("trk-first-value")}
 		}},
 		{"SecretEnvAdded", func(s *mlops.TrainJobSpec) {
 			s.SecretEnv = maps.Clone(s.SecretEnv)
-			s.SecretEnv["HF_TOKEN"] = audit.NewSecret("hf-value")
+			s.SecretEnv["HF_TOKEN"] = secret.NewSecret("hf-value")
 		}},
 		{"GPUCount", func(s *mlops.TrainJobSpec) { s.GPU.Count = 4 }},
 		{"GPUType", func(s *mlops.TrainJobSpec) { s.GPU.Type = "A100" }},
@@ -157,7 +157,7 @@ func TestJobIdentityChangesWithEveryFieldButSecretValues(t *testing.T) {
 		first, err := e.c.SubmitJob(e.ctx, base())
 		require.NoError(t, err)
 		rotated := base()
-		rotated.SecretEnv = map[string]audit.Secret{"TRACKER_API_KEY": audit.NewSecret("trk-rotated-value")}
+		rotated.SecretEnv = map[string]secret.Secret{"TRACKER_API_KEY": secret.NewSecret("trk-rotated-value")}
 		second, err := e.c.SubmitJob(e.ctx, rotated)
 		require.NoError(t, err, "a rotated secret is the same job, not a Conflict")
 		require.Equal(t, first.Name, second.Name)

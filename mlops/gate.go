@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/residency"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // Hook observes governed calls. Before runs after the policy decided and
@@ -50,7 +50,7 @@ type Operation struct {
 	// and every other secret it handed out, from Err and from what it
 	// returns; a hook that writes text from elsewhere about the operation
 	// should redact them too.
-	Secrets []audit.Secret
+	Secrets []secret.Secret
 }
 
 // govern runs one mutating call through the gate: policy decision, hooks,

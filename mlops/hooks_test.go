@@ -18,6 +18,7 @@ import (
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/memprovider"
 	"github.com/tideline-ml/tideline/residency"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // failingSink refuses writes once told to, as a full disk would.
@@ -35,7 +36,7 @@ func (s *failingSink) Write(ctx context.Context, b []byte) error {
 
 func TestAuditHookRecordsDecisionsAndOutcomes(t *testing.T) {
 	sink := &failingSink{MemorySink: audit.NewMemorySink()}
-	log, err := audit.New(context.Background(), sink, &audit.Options{Key: audit.NewSecret("0123456789abcdef0123456789abcdef")})
+	log, err := audit.New(context.Background(), sink, &audit.Options{Key: secret.NewSecret("0123456789abcdef0123456789abcdef")})
 	require.NoError(t, err)
 	hook, err := mlops.NewAuditHook(log, nil)
 	require.NoError(t, err)
@@ -61,7 +62,7 @@ func TestAuditHookRecordsDecisionsAndOutcomes(t *testing.T) {
 	require.Equal(t, audit.DecisionDeny, recs[2].Decision)
 	require.Equal(t, "restricted→EU/EEA", recs[2].Reasons[0].Rule)
 	require.Contains(t, recs[2].Reasons[0].Message, "region eastus (mem) is in US")
-	_, err = audit.VerifyRecords(recs, &audit.VerifyOptions{Key: audit.NewSecret("0123456789abcdef0123456789abcdef")})
+	_, err = audit.VerifyRecords(recs, &audit.VerifyOptions{Key: secret.NewSecret("0123456789abcdef0123456789abcdef")})
 	require.NoError(t, err)
 
 	// The log cannot write: the call is not made.
@@ -79,8 +80,8 @@ func TestAuditHookScrubsSecrets(t *testing.T) {
 	sink := audit.NewMemorySink()
 	log, err := audit.New(context.Background(), sink, nil)
 	require.NoError(t, err)
-	key := audit.NewSecret("hunter2-account-key")
-	hook, err := mlops.NewAuditHook(log, &mlops.AuditOptions{Secrets: []audit.Secret{key}})
+	key := secret.NewSecret("hunter2-account-key")
+	hook, err := mlops.NewAuditHook(log, &mlops.AuditOptions{Secrets: []secret.Secret{key}})
 	require.NoError(t, err)
 	e := newEnv(t, &mlops.ClientOptions{Hooks: []mlops.Hook{hook}, Retry: mlops.RetryOptions{MaxAttempts: 1}}, nil)
 	e.mem.InjectFault(memprovider.Fault{Op: "PutDataset", Err: provider.Errorf(provider.Unavailable,
@@ -186,7 +187,7 @@ func TestLineageFailedAndCanceledJobs(t *testing.T) {
 // A job in one cloud reads a dataset held by another through a short-lived
 // read grant; the grant never shows up where it should not.
 func TestCrossProviderGrant(t *testing.T) {
-	key := audit.NewSecret("TEST-ACCOUNT-KEY-do-not-print")
+	key := secret.NewSecret("TEST-ACCOUNT-KEY-do-not-print")
 	azure := memprovider.New(&memprovider.Options{Name: "azure", AccountKey: key})
 	cw := memprovider.New(&memprovider.Options{Name: "cw"})
 	c, err := mlops.NewClient(mlops.Providers{"azure": azure, "coreweave": cw}, &mlops.ClientOptions{Principal: alice})
@@ -242,12 +243,12 @@ func TestSecretEnvNeverLeaks(t *testing.T) {
 
 	const key = "wandb-KEY-1b2c3d4e5f-secret"
 	spec := jobSpec()
-	spec.SecretEnv = map[string]audit.Secret{"WANDB_API_KEY": audit.NewSecret(key)}
+	spec.SecretEnv = map[string]secret.Secret{"WANDB_API_KEY": secret.NewSecret(key)}
 	job, err := e.c.SubmitJob(e.ctx, spec)
 	require.NoError(t, err)
 	require.Equal(t, key, job.Spec.SecretEnv["WANDB_API_KEY"].Reveal(), "the provider holds the real value")
 
-	spec.SecretEnv = map[string]audit.Secret{"WANDB_API_KEY": audit.NewSecret("rotated-" + key)}
+	spec.SecretEnv = map[string]secret.Secret{"WANDB_API_KEY": secret.NewSecret("rotated-" + key)}
 	again, err := e.c.SubmitJob(e.ctx, spec)
 	require.NoError(t, err)
 	require.Equal(t, job.ID, again.ID, "a rotated secret is the same job")

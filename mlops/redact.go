@@ -6,8 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
-	"github.com/tideline-ml/tideline/lineage"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // knownSecrets are the secret values a Client has handed to providers: the
@@ -17,7 +16,7 @@ import (
 // escapings) redacted, besides whatever looks like a credential, because a
 // provider error or a job's own output may echo them.
 //
-// The values are kept as audit.Secret, never as plain strings or map keys,
+// The values are kept as secret.Secret, never as plain strings or map keys,
 // so that printing a TrainJob (which points to its Client) with %v or a
 // debug dumper cannot show them.
 type knownSecrets struct {
@@ -26,13 +25,13 @@ type knownSecrets struct {
 }
 
 type knownSecret struct {
-	s     audit.Secret
+	s     secret.Secret
 	until time.Time // when it stops mattering; zero: never
 }
 
 // add remembers secrets; until, when not zero, is when they expire (a read
 // grant), after which they are forgotten.
-func (k *knownSecrets) add(now, until time.Time, ss ...audit.Secret) {
+func (k *knownSecrets) add(now, until time.Time, ss ...secret.Secret) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.vals = slices.DeleteFunc(k.vals, func(v knownSecret) bool { return !v.until.IsZero() && v.until.Before(now) })
@@ -54,10 +53,10 @@ next:
 	}
 }
 
-func (k *knownSecrets) list() []audit.Secret {
+func (k *knownSecrets) list() []secret.Secret {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	out := make([]audit.Secret, len(k.vals))
+	out := make([]secret.Secret, len(k.vals))
 	for i, v := range k.vals {
 		out[i] = v.s
 	}
@@ -66,17 +65,17 @@ func (k *knownSecrets) list() []audit.Secret {
 
 // redact removes every secret the Client knows of, and whatever looks like
 // a credential, from s.
-func (c *Client) redact(s string, more ...audit.Secret) string {
+func (c *Client) redact(s string, more ...secret.Secret) string {
 	if s == "" {
 		return s
 	}
-	return audit.Redact(lineage.ScrubCredentials(s), append(c.secrets.list(), more...)...)
+	return secret.Redact(secret.Scrub(s), append(c.secrets.list(), more...)...)
 }
 
 // redactError returns err with a message that carries no secret. The
 // result keeps err's code and matches what err matches (errors.Is and
 // errors.As see through it); only its text changes.
-func (c *Client) redactError(err error, more ...audit.Secret) error {
+func (c *Client) redactError(err error, more ...secret.Secret) error {
 	if err == nil {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tideline-ml/tideline/mlops"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/memprovider"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // 19. A secret the Client handed to a provider never comes back out of it:
@@ -35,7 +36,7 @@ func TestSecretsEchoedByProviderReachAuditAndLineage(t *testing.T) {
 	claims := e.dataset("claims", "1", "rows")
 
 	spec := jobSpec(claims)
-	spec.SecretEnv = map[string]audit.Secret{"HF_TOKEN": audit.NewSecret(token)}
+	spec.SecretEnv = map[string]secret.Secret{"HF_TOKEN": secret.NewSecret(token)}
 
 	// A provider error that echoes the value, bare and URL-encoded.
 	e.mem.InjectFault(memprovider.Fault{Op: "SubmitJob", Nth: 1,

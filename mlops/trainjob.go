@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/residency"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // JobState is where a training job is in its life.
@@ -57,7 +57,7 @@ type TrainJobSpec struct {
 	// in errors, audit records, lineage or printed specs. Their names, not
 	// their values, are part of the spec's identity, so rotating a key does
 	// not make a new job.
-	SecretEnv map[string]audit.Secret
+	SecretEnv map[string]secret.Secret
 
 	GPU GPURequest
 	// Nodes is the number of nodes; default 1, at most 4096. 4096 nodes of
@@ -662,8 +662,8 @@ func (c *Client) ListJobs(ctx context.Context) iter.Seq2[*TrainJob, error] {
 // jobSecrets are the secret values a job spec carries: its secret
 // environment and its inputs' read grants. A job's message (its own output,
 // a provider's error) may echo them.
-func jobSecrets(s *provider.JobSpec) []audit.Secret {
-	var out []audit.Secret
+func jobSecrets(s *provider.JobSpec) []secret.Secret {
+	var out []secret.Secret
 	for _, v := range s.SecretEnv {
 		out = append(out, v)
 	}

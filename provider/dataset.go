@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // DataStore stores immutable, versioned datasets.
@@ -70,7 +70,7 @@ type Granter interface {
 type Grant struct {
 	// URL reads the version with the credential in it. It is a secret: it
 	// redacts itself wherever it is printed or encoded.
-	URL audit.Secret
+	URL secret.Secret
 	// Expires is when the credential stops working.
 	Expires time.Time
 }
@@ -115,6 +115,7 @@ type Content struct {
 	h        hash.Hash
 	n        int64
 	eof      bool
+	err      error // a broken reader; every later Read returns it
 	progress func(int64)
 }
 
@@ -125,8 +126,22 @@ func NewContent(r io.Reader, progress func(n int64)) *Content {
 }
 
 // Read reads from the underlying reader, hashing what it returns.
+//
+// A reader that reports a count below zero or beyond len(p) breaks the
+// io.Reader contract, and which bytes it meant is unknown. Read then returns
+// an Internal error — the fault is a bug in that reader, not damage to stored
+// data, which is what DataLoss means — hashes and counts nothing of that
+// call, and returns the same error from every later call, so that the
+// driver never commits the version.
 func (c *Content) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
 	n, err := c.r.Read(p)
+	if n < 0 || n > len(p) {
+		c.err = Errorf(Internal, "dataset content: the reader (%T) returned %d bytes for a buffer of %d, breaking the io.Reader contract; fix the reader", c.r, n, len(p))
+		return 0, c.err
+	}
 	if n > 0 {
 		c.h.Write(p[:n])
 		c.n += int64(n)

@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // Trainer runs training jobs.
@@ -76,7 +76,7 @@ type JobSpec struct {
 	// secret store (a Kubernetes Secret, a Key Vault reference), never into
 	// a plain job definition, a log or an error; JobInfo.Spec echoes them
 	// only as the redacting type they are.
-	SecretEnv map[string]audit.Secret
+	SecretEnv map[string]secret.Secret
 
 	// GPUType names the accelerator ("H100", "A100"); empty means any.
 	GPUType string

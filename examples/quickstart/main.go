@@ -40,6 +40,7 @@ import (
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/memprovider"
 	"github.com/tideline-ml/tideline/residency"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 func main() {
@@ -82,7 +83,7 @@ var (
 
 func run(ctx context.Context, w io.Writer, cfg config) error {
 	start := time.Now()
-	accountKey := audit.NewSecret(cfg.AccountKey)
+	accountKey := secret.NewSecret(cfg.AccountKey)
 	azure := memprovider.New(&memprovider.Options{Name: "azure", AccountKey: accountKey, Regions: []provider.Region{
 		{Name: "westeurope", Cloud: "azure"}, {Name: "northeurope", Cloud: "azure"}, {Name: "eastus", Cloud: "azure"},
 	}})
@@ -93,7 +94,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	// Governance: a hash-chained audit log on disk, and lineage with
 	// OpenLineage events in a file.
 	auditPath, lineagePath := filepath.Join(cfg.Dir, "audit.jsonl"), filepath.Join(cfg.Dir, "lineage.jsonl")
-	auditKey := audit.NewSecret("quickstart-audit-hmac-key-0123456789")
+	auditKey := secret.NewSecret("quickstart-audit-hmac-key-0123456789")
 	sink, err := audit.OpenFile(ctx, auditPath, nil)
 	if err != nil {
 		return err
@@ -102,7 +103,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	if err != nil {
 		return err
 	}
-	auditHook, err := mlops.NewAuditHook(auditLog, &mlops.AuditOptions{Secrets: []audit.Secret{accountKey}})
+	auditHook, err := mlops.NewAuditHook(auditLog, &mlops.AuditOptions{Secrets: []secret.Secret{accountKey}})
 	if err != nil {
 		return err
 	}
@@ -335,7 +336,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 // playCluster moves the job through its life the way CoreWeave's
 // controllers would report it. The "container" reads its input through the
 // read grant it was given, as a job in another cloud would.
-func playCluster(ctx context.Context, azure, cw *memprovider.Provider, job string, grant audit.Secret) error {
+func playCluster(ctx context.Context, azure, cw *memprovider.Provider, job string, grant secret.Secret) error {
 	time.Sleep(20 * time.Millisecond)
 	if err := cw.StartJob(job); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/lineage/lineagetest"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 func runQuickstart(t *testing.T, cfg config) (string, time.Duration) {
@@ -51,7 +52,7 @@ func TestQuickstart(t *testing.T) {
 	}
 	require.Less(t, elapsed, 5*time.Second, "the quickstart must finish in under 5 seconds")
 
-	_, err := audit.VerifyFile(context.Background(), filepath.Join(dir, "audit.jsonl"), &audit.VerifyOptions{Key: audit.NewSecret("quickstart-audit-hmac-key-0123456789")})
+	_, err := audit.VerifyFile(context.Background(), filepath.Join(dir, "audit.jsonl"), &audit.VerifyOptions{Key: secret.NewSecret("quickstart-audit-hmac-key-0123456789")})
 	require.NoError(t, err)
 }
 

@@ -25,7 +25,7 @@ import (
 // It also plays the parts of the cloud that are not the provider: Settle
 // has nothing to finish because memprovider's deletes and cancels are done
 // when the call returns; InspectJob reads the stored spec, where SecretEnv
-// and grants are kept as audit.Secret values, memprovider's secret store;
+// and grants are kept as secret.Secret values, memprovider's secret store;
 // UseGrant is the storage service answering a request signed with a grant.
 type conformanceHarness struct {
 	opts *memprovider.Options
@@ -93,7 +93,7 @@ func (h *conformanceHarness) SetDeploymentReady(_ context.Context, p provider.Pr
 func (h *conformanceHarness) Settle(context.Context, provider.Provider) error { return nil }
 
 // InspectJob renders the stored spec as the job's definition. memprovider
-// keeps SecretEnv and grants as audit.Secret values, which encode as
+// keeps SecretEnv and grants as secret.Secret values, which encode as
 // "[REDACTED]": that is its secret store, and Secrets reveals what the job
 // would receive from it.
 func (h *conformanceHarness) InspectJob(ctx context.Context, p provider.Provider, name string) (*providertest.JobView, error) {

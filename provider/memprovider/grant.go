@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // maxGrantTTL is the longest a read grant may live, as a storage account's
@@ -45,7 +45,7 @@ func (p *Provider) GrantRead(ctx context.Context, name, version string, ttl time
 		path := p.datasetPath(name, version)
 		q := url.Values{"se": {expires.Format(time.RFC3339)}, "sp": {"r"}}
 		q.Set("sig", p.sign(path, q.Get("se"), q.Get("sp")))
-		g = provider.Grant{URL: audit.NewSecret("mem://" + p.name + path + "?" + q.Encode()), Expires: expires}
+		g = provider.Grant{URL: secret.NewSecret("mem://" + p.name + path + "?" + q.Encode()), Expires: expires}
 		p.mu.Lock()
 		p.grants = append(p.grants, g.URL)
 		p.mu.Unlock()
@@ -67,7 +67,7 @@ func (p *Provider) sign(path, expiry, perm string) string {
 // another cloud would: the signature must match, the grant must not have
 // expired, and it reads only the version it names. A bad grant is
 // PermissionDenied, and the error never repeats the URL.
-func (p *Provider) ReadWithGrant(ctx context.Context, grant audit.Secret) (io.ReadCloser, error) {
+func (p *Provider) ReadWithGrant(ctx context.Context, grant secret.Secret) (io.ReadCloser, error) {
 	name, version, err := p.grantTarget(grant)
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func (p *Provider) ReadWithGrant(ctx context.Context, grant audit.Secret) (io.Re
 // "r" to read, "w" to write, "d" to delete. Grants from GrantRead allow "r"
 // alone. Errors: PermissionDenied, whose message never repeats the URL;
 // InvalidArgument for a perm other than those three.
-func (p *Provider) CheckGrant(grant audit.Secret, perm, name, version string) error {
+func (p *Provider) CheckGrant(grant secret.Secret, perm, name, version string) error {
 	if perm != "r" && perm != "w" && perm != "d" {
 		return provider.Errorf(provider.InvalidArgument, "memprovider: grant permission %q is not r, w or d", perm)
 	}
@@ -110,7 +110,7 @@ func (p *Provider) CheckGrant(grant audit.Secret, perm, name, version string) er
 }
 
 // grantTarget returns the dataset version a grant URL's path names.
-func (p *Provider) grantTarget(grant audit.Secret) (name, version string, err error) {
+func (p *Provider) grantTarget(grant secret.Secret) (name, version string, err error) {
 	u, perr := url.Parse(grant.Reveal())
 	rest, ok := "", false
 	if perr == nil {
@@ -125,8 +125,8 @@ func (p *Provider) grantTarget(grant audit.Secret) (name, version string, err er
 
 // Grants returns every grant issued so far, so that a test can check that
 // none of them leaked into logs, errors or records.
-func (p *Provider) Grants() []audit.Secret {
+func (p *Provider) Grants() []secret.Secret {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]audit.Secret(nil), p.grants...)
+	return append([]secret.Secret(nil), p.grants...)
 }

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 func TestGrantReadsExactlyOneVersionUntilItExpires(t *testing.T) {
-	p, clock := newFake(t, &Options{AccountKey: audit.NewSecret("grant-test-key")})
+	p, clock := newFake(t, &Options{AccountKey: secret.NewSecret("grant-test-key")})
 	ctx := context.Background()
 	for _, v := range []string{"1", "2"} {
 		_, err := p.PutDataset(ctx, &provider.PutDatasetRequest{Name: "claims", Version: v, Region: "westeurope", Content: contentOf([]byte("version " + v))})
@@ -36,17 +36,17 @@ func TestGrantReadsExactlyOneVersionUntilItExpires(t *testing.T) {
 
 	// Pointing the grant at another version breaks the signature.
 	other := strings.Replace(g.URL.Reveal(), "/claims/1?", "/claims/2?", 1)
-	_, err = p.ReadWithGrant(ctx, audit.NewSecret(other))
+	_, err = p.ReadWithGrant(ctx, secret.NewSecret(other))
 	wantCode(t, err, provider.PermissionDenied)
 	// So does widening the permission.
 	u, _ := url.Parse(g.URL.Reveal())
 	q := u.Query()
 	q.Set("sp", "rw")
 	u.RawQuery = q.Encode()
-	_, err = p.ReadWithGrant(ctx, audit.NewSecret(u.String()))
+	_, err = p.ReadWithGrant(ctx, secret.NewSecret(u.String()))
 	wantCode(t, err, provider.PermissionDenied)
 	// Another provider's key does not sign for this one.
-	q2, _ := newFake(t, &Options{AccountKey: audit.NewSecret("another-key")})
+	q2, _ := newFake(t, &Options{AccountKey: secret.NewSecret("another-key")})
 	_, err = q2.ReadWithGrant(ctx, g.URL)
 	wantCode(t, err, provider.PermissionDenied)
 
@@ -73,7 +73,7 @@ func TestGrantBadInput(t *testing.T) {
 		t.Errorf("%d grants issued by failed calls", n)
 	}
 	for _, bad := range []string{"", "not a url", "https://elsewhere/datasets/claims/1?sig=x", "mem://mem/datasets/claims/1"} {
-		_, err = p.ReadWithGrant(ctx, audit.NewSecret(bad))
+		_, err = p.ReadWithGrant(ctx, secret.NewSecret(bad))
 		wantCode(t, err, provider.PermissionDenied)
 	}
 }

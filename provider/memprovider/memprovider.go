@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // Options configures a Provider. The zero value, and a nil *Options, give a
@@ -51,7 +51,7 @@ type Options struct {
 	// AccountKey signs read grants (GrantRead), as a storage account key
 	// signs a SAS. Empty means a fixed development key. Grants are checked
 	// by ReadWithGrant.
-	AccountKey audit.Secret
+	AccountKey secret.Secret
 }
 
 // DefaultRegions returns the regions a provider acts in when Options.Regions
@@ -84,8 +84,8 @@ type Provider struct {
 	serving           provider.ServingCapabilities
 	jobDuration       time.Duration
 	manualDeployments bool
-	accountKey        audit.Secret
-	grants            []audit.Secret // issued by GrantRead; guarded by mu
+	accountKey        secret.Secret
+	grants            []secret.Secret // issued by GrantRead; guarded by mu
 
 	// chunks recycles the chunk buffers that a dataset's short last chunk
 	// was read into, so that many small datasets do not each cost a full
@@ -147,7 +147,7 @@ func New(opts *Options) *Provider {
 	}
 	p.accountKey = o.AccountKey
 	if p.accountKey.IsZero() {
-		p.accountKey = audit.NewSecret("memprovider-development-account-key")
+		p.accountKey = secret.NewSecret("memprovider-development-account-key")
 	}
 	if p.clock == nil {
 		p.clock = realClock{}

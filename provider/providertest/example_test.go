@@ -63,7 +63,7 @@ func (h *memHarness) SetDeploymentReady(_ context.Context, p provider.Provider, 
 func (h *memHarness) Settle(context.Context, provider.Provider) error { return nil }
 
 // InspectJob shows the job as memprovider stores it: the spec is the
-// definition, and SecretEnv and grants, kept as audit.Secret values that
+// definition, and SecretEnv and grants, kept as secret.Secret values that
 // encode as "[REDACTED]", are its secret store.
 func (h *memHarness) InspectJob(ctx context.Context, p provider.Provider, name string) (*providertest.JobView, error) {
 	info, err := p.(*memprovider.Provider).GetJob(ctx, name)

@@ -181,13 +181,13 @@ func (e *env) mustGrant(t *testing.T, name, version string, ttl time.Duration) p
 
 // grantSecrets is what of a grant must never show: the whole URL and, when
 // it has one, its query, where a SAS token or a signature lives.
-func grantSecrets(g provider.Grant) []secret {
+func grantSecrets(g provider.Grant) []secretValue {
 	raw := g.URL.Reveal()
-	out := []secret{{"the grant's URL", raw}}
+	out := []secretValue{{"the grant's URL", raw}}
 	if u, err := url.Parse(raw); err == nil && len(u.RawQuery) >= 8 {
-		out = append(out, secret{"the grant's credential (its URL's query)", u.RawQuery})
+		out = append(out, secretValue{"the grant's credential (its URL's query)", u.RawQuery})
 	} else if _, q, ok := strings.Cut(raw, "?"); ok && len(q) >= 8 {
-		out = append(out, secret{"the grant's credential (its URL's query)", q})
+		out = append(out, secretValue{"the grant's credential (its URL's query)", q})
 	}
 	return out
 }

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tideline-ml/tideline/audit"
 	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // jobSpec builds a complete spec, every field set, so that a provider that
@@ -32,9 +32,9 @@ func (e *env) jobSpec(name string) *provider.JobSpec {
 		Command: []string{"python", "-m", "train"},
 		Args:    []string{"--epochs", "3"},
 		Env:     map[string]string{"SEED": "7", "MODE": "conformance"},
-		SecretEnv: map[string]audit.Secret{
-			"TRACKER_API_KEY": audit.NewSecret("trk-" + randomToken()),
-			"HF_TOKEN":        audit.NewSecret("hf-" + randomToken()),
+		SecretEnv: map[string]secret.Secret{
+			"TRACKER_API_KEY": secret.NewSecret("trk-" + randomToken()),
+			"HF_TOKEN":        secret.NewSecret("hf-" + randomToken()),
 		},
 		GPUType: "H100",
 		GPUs:    1,
@@ -46,7 +46,7 @@ func (e *env) jobSpec(name string) *provider.JobSpec {
 			Dataset: "claims",
 			Version: "v1",
 			Grant: provider.Grant{
-				URL:     audit.NewSecret("https://store.example.com/datasets/claims/v1?sp=r&se=2099-01-01T00%3A00%3A00Z&sig=" + randomToken()),
+				URL:     secret.NewSecret("https://store.example.com/datasets/claims/v1?sp=r&se=2099-01-01T00%3A00%3A00Z&sig=" + randomToken()),
 				Expires: time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second),
 			},
 		}},
@@ -81,20 +81,20 @@ func cloneJobSpec(s *provider.JobSpec) provider.JobSpec {
 	return c
 }
 
-// secret is one secret value of a job spec and where it came from; where
+// secretValue is one secret value of a job spec and where it came from; where
 // names it in messages, which never show the value.
-type secret struct{ where, value string }
+type secretValue struct{ where, value string }
 
 // secretsOf lists the secret values in spec: its SecretEnv values and its
 // inputs' grants.
-func secretsOf(spec *provider.JobSpec) []secret {
-	var out []secret
+func secretsOf(spec *provider.JobSpec) []secretValue {
+	var out []secretValue
 	for _, k := range slices.Sorted(maps.Keys(spec.SecretEnv)) {
-		out = append(out, secret{"the value of SecretEnv " + k, spec.SecretEnv[k].Reveal()})
+		out = append(out, secretValue{"the value of SecretEnv " + k, spec.SecretEnv[k].Reveal()})
 	}
 	for _, in := range spec.Inputs {
 		if !in.Grant.IsZero() {
-			out = append(out, secret{"the read grant of input " + in.Name, in.Grant.URL.Reveal()})
+			out = append(out, secretValue{"the read grant of input " + in.Name, in.Grant.URL.Reveal()})
 		}
 	}
 	return out
@@ -102,7 +102,7 @@ func secretsOf(spec *provider.JobSpec) []secret {
 
 // leak returns where the first of secrets that text holds came from — as it
 // is, or escaped the way a URL, a query or JSON would carry it — or "".
-func leak(text string, secrets []secret) string {
+func leak(text string, secrets []secretValue) string {
 	for _, s := range secrets {
 		if s.value == "" {
 			continue
@@ -125,7 +125,7 @@ func renderings(v any) []string {
 }
 
 // checkNoLeak reports each secret that any rendering of v holds.
-func checkNoLeak(t *testing.T, what string, v any, secrets []secret) {
+func checkNoLeak(t *testing.T, what string, v any, secrets []secretValue) {
 	t.Helper()
 	for _, r := range renderings(v) {
 		if where := leak(r, secrets); where != "" {
@@ -194,7 +194,7 @@ func checkSpec(t *testing.T, call string, got, want provider.JobSpec) {
 func comparableSpec(s provider.JobSpec) provider.JobSpec {
 	s = cloneJobSpec(&s)
 	for k := range s.SecretEnv {
-		s.SecretEnv[k] = audit.Secret{}
+		s.SecretEnv[k] = secret.Secret{}
 	}
 	for i := range s.Inputs {
 		s.Inputs[i].Grant = provider.Grant{}
@@ -572,7 +572,7 @@ func trainerTests() []test {
 			mutate := func(j *provider.JobInfo) {
 				j.Spec.Env["SEED"] = "mutated"
 				if j.Spec.SecretEnv != nil {
-					j.Spec.SecretEnv["MUTATED"] = audit.NewSecret("mutated")
+					j.Spec.SecretEnv["MUTATED"] = secret.NewSecret("mutated")
 				}
 				j.Spec.Metadata["principal"] = "mutated"
 				if len(j.Spec.Command) > 0 {
@@ -609,7 +609,7 @@ func trainerTests() []test {
 			spec.Command[0] = "mutated"
 			spec.Args[0] = "mutated"
 			spec.Inputs[0].Digest = "mutated"
-			spec.SecretEnv["MUTATED"] = audit.NewSecret("mutated")
+			spec.SecretEnv["MUTATED"] = secret.NewSecret("mutated")
 			checkSpec(t, "GetJob after changing the submitted spec", e.mustGetJob(t, spec.Name).Spec, want)
 		}},
 		{name: "InvalidNamesAreInvalidArgument", fn: func(t *testing.T, e *env) {
