@@ -122,3 +122,21 @@ func TestListsIterate(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all, 3)
 }
+
+// Errors name a provider by the Client's name for it, not the driver's.
+func TestErrorsNameProviderAsTheClientDoes(t *testing.T) {
+	mem := memprovider.New(nil) // calls itself "mem"
+	c, err := mlops.NewClient(mlops.Providers{"lab": mem}, &mlops.ClientOptions{Principal: alice, Retry: mlops.RetryOptions{MaxAttempts: 1}})
+	require.NoError(t, err)
+	mem.InjectFault(memprovider.Fault{Op: "PutDataset", Err: provider.Errorf(provider.Internal, "disk on fire")})
+	_, err = c.CreateDataset(t.Context(), "claims", "1", strings.NewReader("x"), &mlops.CreateDatasetOptions{Location: mlops.Location{Region: "westeurope"}})
+	requireCode(t, err, mlops.Internal, `provider "lab" (memory): disk on fire`)
+	require.NotContains(t, err.Error(), `"mem"`)
+
+	ep, err := c.CreateEndpoint(t.Context(), "fraud-api", &mlops.EndpointOptions{Location: mlops.Location{Region: "westeurope"}})
+	require.NoError(t, err)
+	_, err = c.CreateEndpoint(t.Context(), "fraud-api", &mlops.EndpointOptions{Location: mlops.Location{Region: "westeurope"}})
+	requireCode(t, err, mlops.AlreadyExists, `provider "lab"`)
+	require.NotContains(t, err.Error(), `"mem"`)
+	require.NoError(t, ep.Delete(t.Context()))
+}

@@ -210,7 +210,7 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 		d.Version = version
 		res, err := c.putDataset(ctx, store, d, content, self, effective, recorded, opts.Labels, auto)
 		if src.err != nil && errors.Is(err, src.err) {
-			return nil, fmt.Errorf("dataset %s@%s: reading source: %w", name, version, err)
+			return nil, fmt.Errorf("dataset %s@%s: reading source: %w", name, version, src.err)
 		}
 		if (err == errVersionTaken || err == errVersionDeleted) && attempt < 16 {
 			// Another writer took the number before our bytes were read,
@@ -299,12 +299,12 @@ func (c *Client) putDataset(ctx context.Context, store provider.DataStore, d *Da
 			if cur, gerr := store.GetDataset(ctx, name, version); gerr == nil && cur.Metadata[metaOperation] == op.ID && content.Done() && cur.Digest == content.Digest() {
 				return c.datasetFromInfo(loc.Provider, cur)
 			}
-			return nil, err
+			return nil, c.fromProvider(loc.Provider, err)
 		}
 		if info.Digest != content.Digest() || info.Size != content.Size() {
 			// What the provider holds is not what was sent: it must not
 			// stay behind as if it were the dataset.
-			derr := c.retry(context.WithoutCancel(ctx), func() error { return store.DeleteDataset(context.WithoutCancel(ctx), name, version) })
+			derr := c.retry(context.WithoutCancel(ctx), loc.Provider, func() error { return store.DeleteDataset(context.WithoutCancel(ctx), name, version) })
 			cleanup := "the stored version was removed"
 			if derr != nil && provider.CodeOf(derr) != NotFound {
 				cleanup = fmt.Sprintf("removing the stored version failed too (%v); delete it by hand", derr)
@@ -370,7 +370,7 @@ func (c *Client) existingDataset(ctx context.Context, store provider.DataStore, 
 
 // wasDeleted reports whether name@version has a deletion record.
 func (c *Client) wasDeleted(ctx context.Context, store provider.DataStore, name, version string) (bool, error) {
-	err := c.retry(ctx, func() error {
+	err := c.retry(ctx, "", func() error {
 		_, err := store.GetDataset(ctx, tombstoneName, tombstoneVersion(name, version))
 		return err
 	})
@@ -391,7 +391,7 @@ func bumpVersion(v string) string {
 
 func (c *Client) nextDatasetVersion(ctx context.Context, store provider.DataStore, name string) (string, error) {
 	var infos []*provider.DatasetInfo
-	err := c.retry(ctx, func() (err error) {
+	err := c.retry(ctx, "", func() (err error) {
 		infos, err = store.ListDatasets(ctx, name)
 		return err
 	})
@@ -504,7 +504,7 @@ func (d *Dataset) Tighten(ctx context.Context, constraint residency.Constraint) 
 			return nil, err
 		}
 		var info *provider.DatasetInfo
-		err := c.retry(ctx, func() (err error) {
+		err := c.retry(ctx, d.Location.Provider, func() (err error) {
 			info, err = store.UpdateDatasetMetadata(ctx, d.Name, d.Version, md, d.etag)
 			return err
 		})
@@ -556,7 +556,7 @@ func (c *Client) GetDataset(ctx context.Context, ref DatasetRef) (*Dataset, erro
 			return nil, err
 		}
 		var info *provider.DatasetInfo
-		err = c.retry(ctx, func() (err error) {
+		err = c.retry(ctx, pn, func() (err error) {
 			if ref.Version == "" {
 				info, err = latestDataset(ctx, store, ref.Name)
 			} else {
@@ -630,7 +630,7 @@ func (c *Client) ListDatasets(ctx context.Context, name string) iter.Seq2[*Datas
 		for _, pn := range c.capable(hasDataStore) {
 			store, _ := c.dataStore(pn)
 			var infos []*provider.DatasetInfo
-			err := c.retry(ctx, func() (err error) {
+			err := c.retry(ctx, pn, func() (err error) {
 				infos, err = store.ListDatasets(ctx, name)
 				return err
 			})
@@ -667,7 +667,7 @@ func (d *Dataset) Open(ctx context.Context, opts *OpenOptions) (io.ReadCloser, e
 		return nil, err
 	}
 	var rc io.ReadCloser
-	err = d.c.retry(ctx, func() (err error) {
+	err = d.c.retry(ctx, d.Location.Provider, func() (err error) {
 		rc, err = store.OpenDataset(ctx, d.Name, d.Version)
 		return err
 	})
@@ -801,7 +801,7 @@ func (d *Dataset) Delete(ctx context.Context) error {
 	req := &Request{Action: ActionDatasetDelete, Target: fmtTarget("dataset", d.Name, d.Version), Location: d.Location, Dataset: d}
 	_, err = c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
 		var info *provider.DatasetInfo
-		err := c.retry(ctx, func() (err error) {
+		err := c.retry(ctx, d.Location.Provider, func() (err error) {
 			info, err = store.GetDataset(ctx, d.Name, d.Version)
 			return err
 		})
@@ -828,7 +828,7 @@ func (d *Dataset) Delete(ctx context.Context) error {
 		if err := c.writeTombstone(ctx, store, cur, req.Principal.ID, op.ID); err != nil {
 			return nil, fmt.Errorf("dataset %s: nothing was deleted: writing its deletion record: %w", d.Ref(), err)
 		}
-		err = c.retry(ctx, func() error { return store.DeleteDataset(ctx, d.Name, d.Version) })
+		err = c.retry(ctx, d.Location.Provider, func() error { return store.DeleteDataset(ctx, d.Name, d.Version) })
 		if provider.CodeOf(err) == NotFound {
 			err = nil
 		}

@@ -84,7 +84,7 @@ func (c *Client) CreateEndpoint(ctx context.Context, name string, opts *Endpoint
 		spec := &provider.EndpointSpec{Name: name, Region: loc.Region,
 			Metadata: map[string]string{metaPrincipal: req.Principal.ID, metaOperation: op.ID}}
 		var info *provider.EndpointInfo
-		err := c.retry(ctx, func() (err error) {
+		err := c.retry(ctx, loc.Provider, func() (err error) {
 			info, err = srv.CreateEndpoint(ctx, spec)
 			return err
 		})
@@ -179,7 +179,7 @@ func (e *Endpoint) Refresh(ctx context.Context) error {
 	}
 	var info *provider.EndpointInfo
 	var deps []*provider.DeploymentInfo
-	err = e.c.retry(ctx, func() (err error) {
+	err = e.c.retry(ctx, e.Location.Provider, func() (err error) {
 		if info, err = srv.GetEndpoint(ctx, e.Name); err != nil {
 			return err
 		}
@@ -268,7 +268,7 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 		if existing != nil {
 			// Adopted: the deployment a call cut short left behind.
 			var info *provider.DeploymentInfo
-			err := e.c.retry(ctx, func() (err error) {
+			err := e.c.retry(ctx, e.Location.Provider, func() (err error) {
 				info, err = srv.GetDeployment(ctx, e.Name, name)
 				return err
 			})
@@ -284,7 +284,7 @@ func (e *Endpoint) Deploy(ctx context.Context, name string, mv *ModelVersion, op
 			ArtifactURI: mv.ArtifactURI, InstanceType: opts.InstanceType, Instances: instances,
 			Metadata: map[string]string{metaModel: ref, metaPrincipal: req.Principal.ID, metaOperation: op.ID}}
 		var info *provider.DeploymentInfo
-		err := e.c.retry(ctx, func() (err error) {
+		err := e.c.retry(ctx, e.Location.Provider, func() (err error) {
 			info, err = srv.CreateDeployment(ctx, spec)
 			return err
 		})
@@ -350,7 +350,7 @@ func (e *Endpoint) waitReady(ctx context.Context, srv provider.Serving, info *pr
 			return nil, err
 		}
 		delay = min(2*delay, e.c.opts.MaxPollInterval)
-		err := e.c.retry(ctx, func() (err error) {
+		err := e.c.retry(ctx, e.Location.Provider, func() (err error) {
 			info, err = srv.GetDeployment(ctx, info.Endpoint, info.Name)
 			return err
 		})
@@ -491,7 +491,7 @@ func (e *Endpoint) applyTraffic(ctx context.Context, split, mirror map[string]in
 	_, err = e.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
 		upd := &provider.EndpointUpdate{Endpoint: e.Name, Traffic: split, Mirror: mirror, Metadata: meta, IfMatch: e.etag}
 		var info *provider.EndpointInfo
-		err := e.c.retry(ctx, func() (err error) {
+		err := e.c.retry(ctx, e.Location.Provider, func() (err error) {
 			info, err = srv.UpdateEndpoint(ctx, upd)
 			return err
 		})
@@ -613,7 +613,7 @@ func (e *Endpoint) DeleteDeployment(ctx context.Context, name string) error {
 	dep := e.Deployment(name)
 	req := &Request{Action: ActionDeploymentDelete, Target: fmtTarget("deployment", e.Name+"/"+name), Location: e.Location}
 	_, err = e.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
-		err := e.c.retry(ctx, func() error { return srv.DeleteDeployment(ctx, e.Name, name) })
+		err := e.c.retry(ctx, e.Location.Provider, func() error { return srv.DeleteDeployment(ctx, e.Name, name) })
 		if provider.CodeOf(err) == NotFound {
 			err = nil // deleted by a try whose response was lost
 		}
@@ -636,7 +636,7 @@ func (e *Endpoint) Delete(ctx context.Context) error {
 	}
 	req := &Request{Action: ActionEndpointDelete, Target: fmtTarget("endpoint", e.Name), Location: e.Location}
 	_, err = e.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
-		err := e.c.retry(ctx, func() error { return srv.DeleteEndpoint(ctx, e.Name) })
+		err := e.c.retry(ctx, e.Location.Provider, func() error { return srv.DeleteEndpoint(ctx, e.Name) })
 		if provider.CodeOf(err) == NotFound {
 			err = nil // deleted by a try whose response was lost
 		}
@@ -674,7 +674,7 @@ func (c *Client) ListEndpoints(ctx context.Context) iter.Seq2[*Endpoint, error] 
 		for _, pn := range c.capable(hasServing) {
 			srv, _ := c.serving(pn)
 			var infos []*provider.EndpointInfo
-			err := c.retry(ctx, func() (err error) {
+			err := c.retry(ctx, pn, func() (err error) {
 				infos, err = srv.ListEndpoints(ctx)
 				return err
 			})

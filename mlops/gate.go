@@ -2,6 +2,7 @@ package mlops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -125,22 +126,53 @@ func (c *Client) after(ctxs []context.Context, op *Operation) {
 
 // retry calls f until it succeeds, fails with a code that is not retryable,
 // runs out of attempts or ctx ends. Backoff doubles from MinBackoff to
-// MaxBackoff; the wait stops when ctx ends.
-func (c *Client) retry(ctx context.Context, f func() error) error {
+// MaxBackoff; the wait stops when ctx ends. An error from provider pn is
+// returned naming the provider as this Client knows it ("lab"), whatever
+// the driver calls itself.
+func (c *Client) retry(ctx context.Context, pn string, f func() error) error {
 	delay := c.opts.Retry.MinBackoff
 	for attempt := 1; ; attempt++ {
 		err := f()
 		if err == nil || attempt >= c.opts.Retry.MaxAttempts || !provider.CodeOf(err).IsRetryable() {
-			return err
+			return c.fromProvider(pn, err)
 		}
 		if werr := sleep(ctx, delay); werr != nil {
 			// The context ended while waiting to retry: that is why the
 			// call stops, so its error is what the caller matches.
-			return fmt.Errorf("%w (waiting to retry after attempt %d failed: %v)", werr, attempt, err)
+			return fmt.Errorf("%w (waiting to retry after attempt %d failed: %v)", werr, attempt, c.fromProvider(pn, err))
 		}
 		delay = min(2*delay, c.opts.Retry.MaxBackoff)
 	}
 }
+
+// fromProvider names the provider an error came from, once.
+func (c *Client) fromProvider(pn string, err error) error {
+	p, ok := c.providers[pn]
+	if err == nil || !ok || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var pe *providerError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &providerError{name: pn, kind: p.Kind(), err: err}
+}
+
+// providerError is an error of a provider, named as the Client knows it.
+type providerError struct {
+	name, kind string
+	err        error
+}
+
+func (e *providerError) Error() string {
+	return fmt.Sprintf("provider %q (%s): %v", e.name, e.kind, e.err)
+}
+
+// Unwrap returns the driver's error.
+func (e *providerError) Unwrap() error { return e.err }
+
+// ErrorCode returns the code of the driver's error.
+func (e *providerError) ErrorCode() ErrorCode { return provider.CodeOf(e.err) }
 
 // sleep waits d or until ctx ends, whichever comes first.
 func sleep(ctx context.Context, d time.Duration) error {

@@ -440,7 +440,7 @@ func (c *Client) storedDatasetOrigins(ctx context.Context, ref DatasetRef) (orig
 	self := datasetArtifact(ref.Provider, ref.Name, ref.Version)
 	for _, nv := range [2][2]string{{ref.Name, ref.Version}, {tombstoneName, tombstoneVersion(ref.Name, ref.Version)}} {
 		var info *provider.DatasetInfo
-		err := c.retry(ctx, func() (err error) {
+		err := c.retry(ctx, ref.Provider, func() (err error) {
 			info, err = store.GetDataset(ctx, nv[0], nv[1])
 			return err
 		})

@@ -231,7 +231,7 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 				ArtifactURI: mv.ArtifactURI, Framework: mv.Framework, Metrics: mv.Metrics, Tags: mv.Tags,
 				Metadata: md, Approval: mv.Approval}
 			var info *provider.ModelVersionInfo
-			err = r.c.retry(ctx, func() (err error) {
+			err = r.c.retry(ctx, loc.Provider, func() (err error) {
 				info, err = reg.CreateModelVersion(ctx, spec)
 				return err
 			})
@@ -257,7 +257,7 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 
 func (r *ModelRegistry) nextVersion(ctx context.Context, reg provider.Registry, model string) (string, error) {
 	var infos []*provider.ModelVersionInfo
-	err := r.c.retry(ctx, func() (err error) {
+	err := r.c.retry(ctx, r.name, func() (err error) {
 		infos, err = reg.ListModelVersions(ctx, model)
 		return err
 	})
@@ -302,7 +302,7 @@ func (r *ModelRegistry) Get(ctx context.Context, model, versionOrAlias string) (
 	version := versionOrAlias
 	if version == "" {
 		var infos []*provider.ModelVersionInfo
-		err := r.c.retry(ctx, func() (err error) {
+		err := r.c.retry(ctx, r.name, func() (err error) {
 			infos, err = reg.ListModelVersions(ctx, model)
 			return err
 		})
@@ -320,7 +320,7 @@ func (r *ModelRegistry) Get(ctx context.Context, model, versionOrAlias string) (
 			return nil, err
 		}
 		var aliases map[string]string
-		err := r.c.retry(ctx, func() (err error) {
+		err := r.c.retry(ctx, r.name, func() (err error) {
 			aliases, err = reg.Aliases(ctx, model)
 			return err
 		})
@@ -334,7 +334,7 @@ func (r *ModelRegistry) Get(ctx context.Context, model, versionOrAlias string) (
 		version = v
 	}
 	var info *provider.ModelVersionInfo
-	err := r.c.retry(ctx, func() (err error) {
+	err := r.c.retry(ctx, r.name, func() (err error) {
 		info, err = reg.GetModelVersion(ctx, model, version)
 		return err
 	})
@@ -358,7 +358,7 @@ func (r *ModelRegistry) List(ctx context.Context, model string) iter.Seq2[*Model
 		}
 		reg, _ := r.c.registry(r.name)
 		var infos []*provider.ModelVersionInfo
-		err := r.c.retry(ctx, func() (err error) {
+		err := r.c.retry(ctx, r.name, func() (err error) {
 			infos, err = reg.ListModelVersions(ctx, model)
 			return err
 		})
@@ -385,7 +385,7 @@ func (r *ModelRegistry) Aliases(ctx context.Context, model string) (map[string]s
 	}
 	reg, _ := r.c.registry(r.name)
 	var out map[string]string
-	err := r.c.retry(ctx, func() (err error) {
+	err := r.c.retry(ctx, r.name, func() (err error) {
 		out, err = reg.Aliases(ctx, model)
 		return err
 	})
@@ -411,7 +411,7 @@ func (r *ModelRegistry) SetAlias(ctx context.Context, model, alias, version stri
 	reg, _ := r.c.registry(r.name)
 	req := &Request{Action: ActionModelAlias, Target: fmtTarget("model", model, version) + " as " + alias, Location: mv.Location, Model: mv}
 	_, err = r.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
-		return mv, r.c.retry(ctx, func() error { return reg.SetAlias(ctx, model, alias, version) })
+		return mv, r.c.retry(ctx, r.name, func() error { return reg.SetAlias(ctx, model, alias, version) })
 	})
 	return err
 }
@@ -476,7 +476,7 @@ func (r *ModelRegistry) review(ctx context.Context, given *ModelVersion, to Appr
 		upd := &provider.ModelVersionUpdate{Model: model, Version: version, IfMatch: mv.etag,
 			Approval: &Approval{State: to, By: req.Principal.ID, Comment: comment, At: r.c.opts.Now().UTC()}}
 		var info *provider.ModelVersionInfo
-		err := r.c.retry(ctx, func() (err error) {
+		err := r.c.retry(ctx, r.name, func() (err error) {
 			info, err = reg.UpdateModelVersion(ctx, upd)
 			return err
 		})

@@ -235,7 +235,7 @@ func (c *Client) gpuUsage(ctx context.Context, p Principal, submitProvider, subm
 	for _, pn := range c.capable(hasTrainer) {
 		t, _ := c.trainer(pn)
 		var jobs []*provider.JobInfo
-		err := c.retry(ctx, func() (err error) {
+		err := c.retry(ctx, pn, func() (err error) {
 			jobs, err = t.ListJobs(ctx)
 			return err
 		})

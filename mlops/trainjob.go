@@ -249,7 +249,7 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 			}
 		}
 		var info *provider.JobInfo
-		err := c.retry(ctx, func() (err error) {
+		err := c.retry(ctx, loc.Provider, func() (err error) {
 			info, err = trainer.SubmitJob(ctx, ps)
 			return err
 		})
@@ -295,7 +295,7 @@ func (c *Client) grantInputs(ctx context.Context, jobProvider string, ps *provid
 			continue
 		}
 		var grant provider.Grant
-		err := c.retry(ctx, func() (err error) {
+		err := c.retry(ctx, d.Location.Provider, func() (err error) {
 			grant, err = g.GrantRead(ctx, d.Name, d.Version, ttl)
 			return err
 		})
@@ -494,7 +494,7 @@ func (c *Client) GetJob(ctx context.Context, id string) (*TrainJob, error) {
 		return nil, err
 	}
 	var info *provider.JobInfo
-	err = c.retry(ctx, func() (err error) {
+	err = c.retry(ctx, pn, func() (err error) {
 		info, err = t.GetJob(ctx, name)
 		return err
 	})
@@ -513,7 +513,7 @@ func (j *TrainJob) Refresh(ctx context.Context) error {
 		return err
 	}
 	var info *provider.JobInfo
-	err = j.c.retry(ctx, func() (err error) {
+	err = j.c.retry(ctx, j.Location.Provider, func() (err error) {
 		info, err = t.GetJob(ctx, j.Name)
 		return err
 	})
@@ -573,7 +573,7 @@ func (j *TrainJob) Wait(ctx context.Context, opts *WaitOptions) error {
 		}
 		var info *provider.JobInfo
 		if canWatch {
-			err = j.c.retry(ctx, func() (err error) {
+			err = j.c.retry(ctx, j.Location.Provider, func() (err error) {
 				info, err = watcher.WatchJob(ctx, j.Name, j.revision)
 				return err
 			})
@@ -582,7 +582,7 @@ func (j *TrainJob) Wait(ctx context.Context, opts *WaitOptions) error {
 				return err
 			}
 			delay = min(2*delay, j.c.opts.MaxPollInterval)
-			err = j.c.retry(ctx, func() (err error) {
+			err = j.c.retry(ctx, j.Location.Provider, func() (err error) {
 				info, err = t.GetJob(ctx, j.Name)
 				return err
 			})
@@ -607,7 +607,7 @@ func (j *TrainJob) Cancel(ctx context.Context) error {
 	req := &Request{Action: ActionJobCancel, Target: fmtTarget("job", j.Name), Location: j.Location, Job: &j.Spec}
 	_, err = j.c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
 		var info *provider.JobInfo
-		err := j.c.retry(ctx, func() (err error) {
+		err := j.c.retry(ctx, j.Location.Provider, func() (err error) {
 			info, err = t.CancelJob(ctx, j.Name)
 			return err
 		})
@@ -642,7 +642,7 @@ func (c *Client) ListJobs(ctx context.Context) iter.Seq2[*TrainJob, error] {
 		for _, pn := range c.capable(hasTrainer) {
 			t, _ := c.trainer(pn)
 			var infos []*provider.JobInfo
-			err := c.retry(ctx, func() (err error) {
+			err := c.retry(ctx, pn, func() (err error) {
 				infos, err = t.ListJobs(ctx)
 				return err
 			})

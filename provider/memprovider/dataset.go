@@ -115,7 +115,7 @@ func (p *Provider) putDataset(ctx context.Context, req *provider.PutDatasetReque
 
 func (p *Provider) checkNewDatasetLocked(name, version string) error {
 	if _, ok := p.datasets[name][version]; ok {
-		return provider.Errorf(provider.AlreadyExists, "dataset %q version %q already exists in memory provider %q; versions are immutable, so store the new bytes under a new version", name, version, p.name)
+		return provider.Errorf(provider.AlreadyExists, "dataset %q version %q already exists; versions are immutable, so store the new bytes under a new version", name, version)
 	}
 	return nil
 }
@@ -191,9 +191,9 @@ func (p *Provider) datasetLocked(name, version string) (*dataset, error) {
 	d, ok := p.datasets[name][version]
 	if !ok {
 		if len(p.datasets[name]) == 0 {
-			return nil, provider.Errorf(provider.NotFound, "dataset %q does not exist in memory provider %q; store a version with PutDataset first", name, p.name)
+			return nil, provider.Errorf(provider.NotFound, "dataset %q does not exist; store a version with PutDataset first", name)
 		}
-		return nil, provider.Errorf(provider.NotFound, "dataset %q has no version %q in memory provider %q; ListDatasets shows the versions it has", name, version, p.name)
+		return nil, provider.Errorf(provider.NotFound, "dataset %q has no version %q; ListDatasets shows the versions it has", name, version)
 	}
 	return d, nil
 }

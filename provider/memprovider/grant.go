@@ -92,19 +92,19 @@ func (p *Provider) CheckGrant(grant secret.Secret, perm, name, version string) e
 	}
 	u, err := url.Parse(grant.Reveal())
 	if err != nil || u.Scheme != "mem" || u.Host != p.name {
-		return provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant is not one of this provider's", p.name)
+		return provider.Errorf(provider.PermissionDenied, "memprovider: the grant is not one of this provider's")
 	}
 	q := u.Query()
 	path := p.datasetPath(name, version)
 	if want := p.sign(path, q.Get("se"), q.Get("sp")); !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
-		return provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant's signature does not match dataset %s@%s", p.name, name, version)
+		return provider.Errorf(provider.PermissionDenied, "memprovider: the grant's signature does not match dataset %s@%s", name, version)
 	}
 	if !strings.Contains(q.Get("sp"), perm) {
-		return provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant for dataset %s@%s does not allow %q (it allows %q)", p.name, name, version, perm, q.Get("sp"))
+		return provider.Errorf(provider.PermissionDenied, "memprovider: the grant for dataset %s@%s does not allow %q (it allows %q)", name, version, perm, q.Get("sp"))
 	}
 	expires, err := time.Parse(time.RFC3339, q.Get("se"))
 	if err != nil || !p.clock.Now().Before(expires) {
-		return provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant for dataset %s@%s has expired", p.name, name, version)
+		return provider.Errorf(provider.PermissionDenied, "memprovider: the grant for dataset %s@%s has expired", name, version)
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func (p *Provider) grantTarget(grant secret.Secret) (name, version string, err e
 	}
 	name, version, ok2 := strings.Cut(rest, "/")
 	if !ok || !ok2 {
-		return "", "", provider.Errorf(provider.PermissionDenied, "memprovider %s: the grant names no dataset version", p.name)
+		return "", "", provider.Errorf(provider.PermissionDenied, "memprovider: the grant names no dataset version")
 	}
 	return name, version, nil
 }

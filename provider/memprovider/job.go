@@ -98,7 +98,7 @@ func (p *Provider) submitJob(spec *provider.JobSpec) (*provider.JobInfo, error) 
 	now := p.now()
 	if j, ok := p.jobs[s.Name]; ok {
 		p.tickLocked(j, now)
-		return j.copyInfo(), provider.Errorf(provider.AlreadyExists, "job %q already exists in memory provider %q (state %s); job names are unique, so compare its spec or choose another name", s.Name, p.name, j.info.State)
+		return j.copyInfo(), provider.Errorf(provider.AlreadyExists, "job %q already exists (state %s); job names are unique, so compare its spec or choose another name", s.Name, j.info.State)
 	}
 	j := &job{
 		info: provider.JobInfo{Spec: s, State: provider.JobQueued, Created: now},
@@ -200,7 +200,7 @@ func (p *Provider) nextEventLocked(j *job) (time.Time, bool) {
 func (p *Provider) jobLocked(name string) (*job, error) {
 	j, ok := p.jobs[name]
 	if !ok {
-		return nil, provider.Errorf(provider.NotFound, "job %q does not exist in memory provider %q; ListJobs shows the jobs it has", name, p.name)
+		return nil, provider.Errorf(provider.NotFound, "job %q does not exist; ListJobs shows the jobs it has", name)
 	}
 	p.tickLocked(j, p.now())
 	return j, nil
@@ -343,7 +343,7 @@ func (p *Provider) JobLogs(ctx context.Context, name string) (io.ReadCloser, err
 	if ok {
 		r = io.NopCloser(bytes.NewReader(bytes.Clone(j.logs)))
 	} else {
-		err = provider.Errorf(provider.NotFound, "job %q does not exist in memory provider %q, so it has no logs", name, p.name)
+		err = provider.Errorf(provider.NotFound, "job %q does not exist, so it has no logs", name)
 	}
 	p.mu.Unlock()
 	return finish(c, r, err)
@@ -398,7 +398,7 @@ func (p *Provider) AppendJobLog(name, text string) error {
 	defer p.mu.Unlock()
 	j, ok := p.jobs[name]
 	if !ok {
-		return provider.Errorf(provider.NotFound, "job %q does not exist in memory provider %q; submit it before writing its logs", name, p.name)
+		return provider.Errorf(provider.NotFound, "job %q does not exist; submit it before writing its logs", name)
 	}
 	j.logs = append(j.logs, text...)
 	return nil

@@ -239,8 +239,8 @@ func (p *Provider) checkRegion(field, region string) error {
 		list = "none"
 	}
 	return provider.Errorf(provider.InvalidArgument,
-		"%s %q is not a region of memory provider %q, whose regions are: %s; use one of them or list it in memprovider.Options.Regions",
-		field, region, p.name, list)
+		"%s %q is not a region of this provider, whose regions are: %s; use one of them or list it in memprovider.Options.Regions",
+		field, region, list)
 }
 
 func (p *Provider) uri(parts ...string) string {

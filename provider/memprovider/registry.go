@@ -99,7 +99,7 @@ func (p *Provider) createModelVersion(spec *provider.ModelVersionSpec) (*provide
 		p.models[spec.Model] = m
 	}
 	if _, ok := m.versions[spec.Version]; ok {
-		return nil, provider.Errorf(provider.AlreadyExists, "model %q version %s already exists in memory provider %q; register the next version number instead", spec.Model, spec.Version, p.name)
+		return nil, provider.Errorf(provider.AlreadyExists, "model %q version %s already exists; register the next version number instead", spec.Model, spec.Version)
 	}
 	v.Created = p.now()
 	v.ETag = p.tagLocked()
@@ -110,11 +110,11 @@ func (p *Provider) createModelVersion(spec *provider.ModelVersionSpec) (*provide
 func (p *Provider) modelVersionLocked(model, version string) (*provider.ModelVersionInfo, error) {
 	m := p.models[model]
 	if m == nil || len(m.versions) == 0 {
-		return nil, provider.Errorf(provider.NotFound, "model %q does not exist in memory provider %q; register a version with CreateModelVersion first", model, p.name)
+		return nil, provider.Errorf(provider.NotFound, "model %q does not exist; register a version with CreateModelVersion first", model)
 	}
 	v, ok := m.versions[version]
 	if !ok {
-		return nil, provider.Errorf(provider.NotFound, "model %q has no version %q in memory provider %q; ListModelVersions shows the versions it has", model, version, p.name)
+		return nil, provider.Errorf(provider.NotFound, "model %q has no version %q; ListModelVersions shows the versions it has", model, version)
 	}
 	return v, nil
 }
@@ -265,7 +265,7 @@ func (p *Provider) DeleteAlias(ctx context.Context, model, alias string) error {
 	}
 	p.mu.Unlock()
 	if m == nil {
-		err = provider.Errorf(provider.NotFound, "model %q has no alias %q in memory provider %q; Aliases shows the aliases it has", model, alias, p.name)
+		err = provider.Errorf(provider.NotFound, "model %q has no alias %q; Aliases shows the aliases it has", model, alias)
 	}
 	return c.exit(err)
 }

@@ -69,7 +69,7 @@ func (p *Provider) createEndpoint(spec *provider.EndpointSpec) (*provider.Endpoi
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.endpoints[spec.Name]; ok {
-		return nil, provider.Errorf(provider.AlreadyExists, "endpoint %q already exists in memory provider %q; choose another name or reuse it", spec.Name, p.name)
+		return nil, provider.Errorf(provider.AlreadyExists, "endpoint %q already exists; choose another name or reuse it", spec.Name)
 	}
 	ep := &endpoint{
 		info: provider.EndpointInfo{
@@ -91,7 +91,7 @@ func (p *Provider) createEndpoint(spec *provider.EndpointSpec) (*provider.Endpoi
 func (p *Provider) endpointLocked(name string) (*endpoint, error) {
 	ep, ok := p.endpoints[name]
 	if !ok {
-		return nil, provider.Errorf(provider.NotFound, "endpoint %q does not exist in memory provider %q; create it with CreateEndpoint first", name, p.name)
+		return nil, provider.Errorf(provider.NotFound, "endpoint %q does not exist; create it with CreateEndpoint first", name)
 	}
 	return ep, nil
 }
@@ -103,7 +103,7 @@ func (p *Provider) deploymentLocked(endpoint, name string) (*endpoint, *provider
 	}
 	d, ok := ep.deployments[name]
 	if !ok {
-		return nil, nil, provider.Errorf(provider.NotFound, "endpoint %q has no deployment %q in memory provider %q; ListDeployments shows the deployments it has", endpoint, name, p.name)
+		return nil, nil, provider.Errorf(provider.NotFound, "endpoint %q has no deployment %q; ListDeployments shows the deployments it has", endpoint, name)
 	}
 	return ep, d, nil
 }
@@ -346,7 +346,7 @@ func (p *Provider) updateEndpoint(upd *provider.EndpointUpdate) (*provider.Endpo
 		if !p.serving.Mirror {
 			for _, k := range slices.Sorted(maps.Keys(upd.Mirror)) {
 				if upd.Mirror[k] > 0 {
-					return nil, provider.Errorf(provider.InvalidArgument, "mirror share of deployment %q: memory provider %q is configured without traffic mirroring (ServingCapabilities.Mirror is false); leave Mirror empty", k, p.name)
+					return nil, provider.Errorf(provider.InvalidArgument, "mirror share of deployment %q: this provider is configured without traffic mirroring (ServingCapabilities.Mirror is false); leave Mirror empty", k)
 				}
 			}
 		}
