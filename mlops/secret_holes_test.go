@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -64,4 +65,42 @@ func TestSecretsEchoedByProviderReachAuditAndLineage(t *testing.T) {
 	require.NotContains(t, dump, url.QueryEscape(token))
 	require.NotContains(t, events.String(), token)
 	require.Contains(t, events.String(), "login with")
+}
+
+// Read grants minted for a submit that then fails, or for a job that
+// existed already, are revoked: a retried submission leaves no live
+// credential behind.
+func TestGrantsOfFailedSubmitStayValid(t *testing.T) {
+	azure := memprovider.New(&memprovider.Options{Name: "azure", AccountKey: secret.NewSecret("k3y")})
+	cw := memprovider.New(&memprovider.Options{Name: "cw"})
+	c, err := mlops.NewClient(mlops.Providers{"azure": azure, "coreweave": cw}, &mlops.ClientOptions{
+		Principal: alice, Policy: mlops.Permissive(), Retry: mlops.RetryOptions{MaxAttempts: 1}})
+	require.NoError(t, err)
+	ctx := t.Context()
+	d, err := c.CreateDataset(ctx, "claims", "1", strings.NewReader("x"), &mlops.CreateDatasetOptions{Location: mlops.Location{Provider: "azure", Region: "westeurope"}})
+	require.NoError(t, err)
+	spec := jobSpec(d)
+	spec.Location = mlops.Location{Provider: "coreweave", Region: "EU-SOUTH-03"}
+
+	cw.InjectFault(memprovider.Fault{Op: "SubmitJob", Nth: 1, Err: provider.Errorf(provider.Unavailable, "cluster busy")})
+	_, err = c.SubmitJob(ctx, spec)
+	requireCode(t, err, mlops.Unavailable)
+	grants := azure.Grants()
+	require.Len(t, grants, 1)
+	_, err = azure.ReadWithGrant(ctx, grants[0])
+	requireCode(t, err, mlops.PermissionDenied, "revoked")
+
+	job, err := c.SubmitJob(ctx, spec)
+	require.NoError(t, err)
+	again, err := c.SubmitJob(ctx, spec) // the same job: its grant stays, the new one goes
+	require.NoError(t, err)
+	require.Equal(t, job.ID, again.ID)
+	grants = azure.Grants()
+	require.Len(t, grants, 3)
+	rc, err := azure.ReadWithGrant(ctx, grants[1])
+	require.NoError(t, err, "the job's own grant works")
+	require.NoError(t, rc.Close())
+	_, err = azure.ReadWithGrant(ctx, grants[2])
+	requireCode(t, err, mlops.PermissionDenied, "revoked")
+	require.Equal(t, 2, azure.Revoked())
 }

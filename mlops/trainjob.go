@@ -240,6 +240,7 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 		}
 		c.secrets.add(c.opts.Now(), time.Time{}, op.Secrets...)
 		if err := c.grantInputs(ctx, loc.Provider, ps, inputs); err != nil {
+			c.revokeGrants(ctx, ps, inputs, nil)
 			return nil, err
 		}
 		for _, in := range ps.Inputs {
@@ -254,14 +255,20 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 			return err
 		})
 		if provider.CodeOf(err) == AlreadyExists && info != nil {
+			// The job exists: with the grants of the call that made it,
+			// which may be this one after a lost response. Grants minted
+			// now and not in the job are of no use to anyone.
+			c.revokeGrants(ctx, ps, inputs, &info.Spec)
 			if info.Spec.Metadata[metaSpec] != digest {
 				return nil, errorf(Conflict, "job %s exists with another spec (digest %s, not %s); use another key or resubmit the same spec", id, info.Spec.Metadata[metaSpec], digest)
 			}
 			err = nil
 		} else if provider.CodeOf(err) == AlreadyExists {
+			c.revokeGrants(ctx, ps, inputs, nil)
 			return nil, errorf(Internal, "provider %q reported job %s as existing without returning it", loc.Provider, name)
 		}
 		if err != nil {
+			c.revokeGrants(ctx, ps, inputs, nil)
 			return nil, err
 		}
 		return c.jobFromInfo(loc.Provider, info), nil
@@ -305,6 +312,31 @@ func (c *Client) grantInputs(ctx context.Context, jobProvider string, ps *provid
 		ps.Inputs[i].Grant = grant
 	}
 	return nil
+}
+
+// revokeGrants ends the read grants minted for ps that no job holds — all
+// of them after a failed submit, or those a job that existed already (kept)
+// does not carry — where the granting store can end a grant early
+// (provider.GrantRevoker). Elsewhere they lapse when they expire. It runs
+// on a context that outlives the caller's, and a failure leaves the grant
+// to expire: the submit's own outcome is what the caller needs to hear.
+func (c *Client) revokeGrants(ctx context.Context, ps *provider.JobSpec, inputs []*Dataset, kept *provider.JobSpec) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for i, in := range ps.Inputs {
+		if in.Grant.IsZero() || i >= len(inputs) {
+			continue
+		}
+		if kept != nil && i < len(kept.Inputs) && kept.Inputs[i].Grant.URL.Reveal() == in.Grant.URL.Reveal() {
+			continue
+		}
+		pn := inputs[i].Location.Provider
+		r, ok := c.providers[pn].(provider.GrantRevoker)
+		if !ok {
+			continue
+		}
+		_ = c.retry(ctx, pn, func() error { return r.RevokeGrant(ctx, in.Grant) })
+	}
 }
 
 // Bounds of a job's size; TrainJobSpec.Nodes and GPURequest.Count say why.

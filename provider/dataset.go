@@ -66,6 +66,20 @@ type Granter interface {
 	GrantRead(ctx context.Context, name, version string, ttl time.Duration) (Grant, error)
 }
 
+// GrantRevoker is an optional capability of a Granter: ending a grant
+// before it expires. mlops revokes the grants it minted for a job that was
+// then not submitted, so that a failed or retried submission leaves no
+// credential behind for the rest of its lifetime. A store that cannot
+// revoke a single credential (an Azure user-delegation SAS) does not offer
+// it; its grants lapse at their expiry.
+type GrantRevoker interface {
+	// RevokeGrant makes g useless from now on: every later use is refused
+	// as if it had expired. Revoking a grant that expired or was revoked
+	// already succeeds. Errors: InvalidArgument for a grant this store did
+	// not issue.
+	RevokeGrant(ctx context.Context, g Grant) error
+}
+
 // Grant is a read-only credential for one dataset version.
 type Grant struct {
 	// URL reads the version with the credential in it. It is a secret: it

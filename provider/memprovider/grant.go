@@ -19,7 +19,10 @@ import (
 // policy would cap a SAS.
 const maxGrantTTL = 7 * 24 * time.Hour
 
-var _ provider.Granter = (*Provider)(nil)
+var (
+	_ provider.Granter      = (*Provider)(nil)
+	_ provider.GrantRevoker = (*Provider)(nil)
+)
 
 // GrantRead returns a read-only URL for one dataset version, signed with
 // the provider's AccountKey like an Azure SAS: the version's path, an
@@ -43,10 +46,12 @@ func (p *Provider) GrantRead(ctx context.Context, name, version string, ttl time
 	if err == nil {
 		expires := p.clock.Now().Add(ttl).UTC().Truncate(time.Second)
 		path := p.datasetPath(name, version)
-		q := url.Values{"se": {expires.Format(time.RFC3339)}, "sp": {"r"}}
-		q.Set("sig", p.sign(path, q.Get("se"), q.Get("sp")))
-		g = provider.Grant{URL: secret.NewSecret("mem://" + p.name + path + "?" + q.Encode()), Expires: expires}
 		p.mu.Lock()
+		// Each grant has an identifier of its own, so that one can be
+		// revoked without the others issued in the same second.
+		q := url.Values{"se": {expires.Format(time.RFC3339)}, "sp": {"r"}, "si": {fmt.Sprintf("g%d", len(p.grants)+1)}}
+		q.Set("sig", p.sign(path, q.Get("se"), q.Get("sp"), q.Get("si")))
+		g = provider.Grant{URL: secret.NewSecret("mem://" + p.name + path + "?" + q.Encode()), Expires: expires}
 		p.grants = append(p.grants, g.URL)
 		p.mu.Unlock()
 	}
@@ -57,9 +62,9 @@ func (p *Provider) datasetPath(name, version string) string {
 	return "/datasets/" + name + "/" + version
 }
 
-func (p *Provider) sign(path, expiry, perm string) string {
+func (p *Provider) sign(path, expiry, perm, id string) string {
 	m := hmac.New(sha256.New, []byte(p.accountKey.Reveal()))
-	fmt.Fprintf(m, "%s\n%s\n%s", path, expiry, perm)
+	fmt.Fprintf(m, "%s\n%s\n%s\n%s", path, expiry, perm, id)
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -96,11 +101,17 @@ func (p *Provider) CheckGrant(grant secret.Secret, perm, name, version string) e
 	}
 	q := u.Query()
 	path := p.datasetPath(name, version)
-	if want := p.sign(path, q.Get("se"), q.Get("sp")); !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
+	if want := p.sign(path, q.Get("se"), q.Get("sp"), q.Get("si")); !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
 		return provider.Errorf(provider.PermissionDenied, "memprovider: the grant's signature does not match dataset %s@%s", name, version)
 	}
 	if !strings.Contains(q.Get("sp"), perm) {
 		return provider.Errorf(provider.PermissionDenied, "memprovider: the grant for dataset %s@%s does not allow %q (it allows %q)", name, version, perm, q.Get("sp"))
+	}
+	p.mu.Lock()
+	revoked := p.revoked[q.Get("sig")]
+	p.mu.Unlock()
+	if revoked {
+		return provider.Errorf(provider.PermissionDenied, "memprovider: the grant for dataset %s@%s was revoked", name, version)
 	}
 	expires, err := time.Parse(time.RFC3339, q.Get("se"))
 	if err != nil || !p.clock.Now().Before(expires) {
@@ -129,4 +140,40 @@ func (p *Provider) Grants() []secret.Secret {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]secret.Secret(nil), p.grants...)
+}
+
+// RevokeGrant ends a grant this provider issued: CheckGrant and
+// ReadWithGrant refuse it from then on, as a storage account refuses a SAS
+// whose stored access policy was removed. Revoking twice succeeds.
+// Errors: InvalidArgument for a grant this provider did not sign.
+func (p *Provider) RevokeGrant(ctx context.Context, g provider.Grant) error {
+	c, err := p.enter(ctx, "RevokeGrant", "")
+	if err != nil {
+		return err
+	}
+	name, version, err := p.grantTarget(g.URL)
+	if err == nil {
+		u, _ := url.Parse(g.URL.Reveal())
+		q := u.Query()
+		if u.Host != p.name || !hmac.Equal([]byte(p.sign(p.datasetPath(name, version), q.Get("se"), q.Get("sp"), q.Get("si"))), []byte(q.Get("sig"))) {
+			err = provider.Errorf(provider.InvalidArgument, "memprovider: the grant to revoke was not issued by this provider")
+		} else {
+			p.mu.Lock()
+			if p.revoked == nil {
+				p.revoked = make(map[string]bool)
+			}
+			p.revoked[q.Get("sig")] = true
+			p.mu.Unlock()
+		}
+	} else {
+		err = provider.Errorf(provider.InvalidArgument, "memprovider: the grant to revoke names no dataset version")
+	}
+	return c.exit(err)
+}
+
+// Revoked reports how many grants were revoked, for tests.
+func (p *Provider) Revoked() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.revoked)
 }

@@ -86,6 +86,7 @@ type Provider struct {
 	manualDeployments bool
 	accountKey        secret.Secret
 	grants            []secret.Secret // issued by GrantRead; guarded by mu
+	revoked           map[string]bool // signatures of revoked grants; guarded by mu
 
 	// chunks recycles the chunk buffers that a dataset's short last chunk
 	// was read into, so that many small datasets do not each cost a full

@@ -309,6 +309,9 @@ func (h *brokenHarness) UseGrant(ctx context.Context, p provider.Provider, g pro
 	if err != nil && h.mode == "expired-grant-honoured" && strings.Contains(err.Error(), "expired") {
 		err = nil
 	}
+	if err != nil && h.mode == "revoked-grant-honoured" && strings.Contains(err.Error(), "revoked") {
+		err = nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -398,6 +401,7 @@ func brokenCases() []brokenCase {
 		{mode: "grant-reads-other-versions", subtest: "Grants/GrantReadsOnlyItsVersion", want: "read another version of its dataset"},
 		{mode: "grant-allows-writes", subtest: "Grants/GrantIsReadOnly", want: "a read grant overwrote the version"},
 		{mode: "expired-grant-honoured", subtest: "Grants/ExpiredGrantIsRefused", want: "is still honoured"},
+		{mode: "revoked-grant-honoured", subtest: "Grants/RevokedGrantIsRefused", want: "a revoked grant is still honoured"},
 		{mode: "grant-in-uri", subtest: "Grants/GrantNeverPrintsItself", want: "the DatasetInfo GetDataset returned holds the grant's"},
 		{mode: "under-claim", subtest: "Provider/CapabilitiesMatchClaims", want: `implements grants but the harness does not claim it`, env: required},
 

@@ -133,6 +133,26 @@ func grantTests() []test {
 			}
 			checkCode(t, err, provider.PermissionDenied, "reading through an expired grant")
 		}},
+		{name: "RevokedGrantIsRefused", fn: func(t *testing.T, e *env) {
+			r, ok := e.p.(provider.GrantRevoker)
+			if !ok {
+				t.Skip("the provider does not revoke single grants (provider.GrantRevoker); its grants lapse at expiry")
+			}
+			e.needGrantUser(t)
+			name := e.name("grant")
+			e.mustPut(t, name, "1", []byte("rows"), nil)
+			keep := e.mustGrant(t, name, "1", time.Hour)
+			drop := e.mustGrant(t, name, "1", time.Hour)
+			must(t, r.RevokeGrant(e.ctx, drop), "RevokeGrant")
+			must(t, r.RevokeGrant(e.ctx, drop), "RevokeGrant of a revoked grant")
+			_, err := e.grantUser.UseGrant(e.ctx, e.p, drop, GrantOpRead, name, "1", nil)
+			if err == nil {
+				t.Fatal("a revoked grant is still honoured")
+			}
+			checkCode(t, err, provider.PermissionDenied, "reading through a revoked grant")
+			_, err = e.grantUser.UseGrant(e.ctx, e.p, keep, GrantOpRead, name, "1", nil)
+			must(t, err, "reading through another grant of the same version, not revoked")
+		}},
 		{name: "GrantNeverPrintsItself", fn: func(t *testing.T, e *env) {
 			name := e.name("grant")
 			put := e.mustPut(t, name, "1", []byte("rows"), nil)
