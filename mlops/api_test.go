@@ -140,3 +140,18 @@ func TestErrorsNameProviderAsTheClientDoes(t *testing.T) {
 	require.NotContains(t, err.Error(), `"mem"`)
 	require.NoError(t, ep.Delete(t.Context()))
 }
+
+func TestListModels(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	reg := e.c.Models("")
+	names, err := mlops.Collect(reg.ListModels(e.ctx))
+	require.NoError(t, err)
+	require.Empty(t, names)
+	for _, m := range []string{"fraud", "churn", "fraud"} {
+		_, err := reg.Register(e.ctx, m, mlops.ModelSource{ArtifactURI: "mem://mem/" + m}, &mlops.RegisterOptions{Location: euWest})
+		require.NoError(t, err)
+	}
+	names, err = mlops.Collect(reg.ListModels(e.ctx))
+	require.NoError(t, err)
+	require.Equal(t, []string{"churn", "fraud"}, names)
+}

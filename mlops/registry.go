@@ -344,6 +344,33 @@ func (r *ModelRegistry) Get(ctx context.Context, model, versionOrAlias string) (
 	return r.fromInfo(r.name, info)
 }
 
+// ListModels yields the names of the registry's models that have a
+// version, in ascending order. A failure is yielded once, with an empty
+// name, and ends the sequence.
+func (r *ModelRegistry) ListModels(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		if r.err != nil {
+			yield("", r.err)
+			return
+		}
+		reg, _ := r.c.registry(r.name)
+		var names []string
+		err := r.c.retry(ctx, r.name, func() (err error) {
+			names, err = reg.ListModels(ctx)
+			return err
+		})
+		if err != nil {
+			yield("", err)
+			return
+		}
+		for _, n := range names {
+			if !yield(n, nil) {
+				return
+			}
+		}
+	}
+}
+
 // List yields a model's versions in ascending order. A failure is yielded
 // once, with a nil *ModelVersion, and ends the sequence.
 func (r *ModelRegistry) List(ctx context.Context, model string) iter.Seq2[*ModelVersion, error] {

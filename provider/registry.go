@@ -19,6 +19,10 @@ type Registry interface {
 	// GetModelVersion returns one version. Errors: NotFound.
 	GetModelVersion(ctx context.Context, model, version string) (*ModelVersionInfo, error)
 
+	// ListModels returns the names of the models that have at least one
+	// version, in ascending order; an empty registry gives an empty list.
+	ListModels(ctx context.Context) ([]string, error)
+
 	// ListModelVersions returns a model's versions in ascending numeric
 	// order. An unknown model gives an empty list.
 	ListModelVersions(ctx context.Context, model string) ([]*ModelVersionInfo, error)

@@ -137,6 +137,25 @@ func (p *Provider) GetModelVersion(ctx context.Context, model, version string) (
 
 // ListModelVersions returns a model's versions in ascending numeric order;
 // an unknown model gives an empty list.
+// ListModels implements provider.Registry.
+func (p *Provider) ListModels(ctx context.Context) ([]string, error) {
+	c, err := p.enter(ctx, "ListModels", "")
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	out := make([]string, 0, len(p.models))
+	for name, m := range p.models {
+		if len(m.versions) > 0 {
+			out = append(out, name)
+		}
+	}
+	p.mu.Unlock()
+	slices.Sort(out)
+	return finish(c, out, nil)
+}
+
+// ListModelVersions implements provider.Registry.
 func (p *Provider) ListModelVersions(ctx context.Context, model string) ([]*provider.ModelVersionInfo, error) {
 	c, err := p.enter(ctx, "ListModelVersions", model)
 	if err != nil {

@@ -153,6 +153,25 @@ func registryTests() []test {
 				t.Errorf("ListModelVersions = %v, want ascending numeric order %v", got, want)
 			}
 		}},
+		{name: "ListModelsNamesEachOnce", fn: func(t *testing.T, e *env) {
+			a, b := e.name("alpha"), e.name("beta")
+			e.mustCreateModel(t, b, "1")
+			e.mustCreateModel(t, a, "1")
+			e.mustCreateModel(t, a, "2")
+			names, err := e.reg.ListModels(e.ctx)
+			must(t, err, "ListModels")
+			if !slices.IsSorted(names) {
+				t.Errorf("ListModels = %v, want ascending order", names)
+			}
+			for _, want := range []string{a, b} {
+				if n := slices.Index(names, want); n < 0 || (n+1 < len(names) && names[n+1] == want) {
+					t.Errorf("ListModels = %v, want %s exactly once", names, want)
+				}
+			}
+			if slices.Contains(names, e.name("missing")) {
+				t.Errorf("ListModels names a model without versions")
+			}
+		}},
 		{name: "ListUnknownIsEmpty", fn: func(t *testing.T, e *env) {
 			list, err := e.reg.ListModelVersions(e.ctx, e.name("missing"))
 			must(t, err, "ListModelVersions of an unknown model")
