@@ -3,10 +3,14 @@
 //
 // Platform teams write their ML pipelines as ordinary Go programs. Through
 // one mlops.Client they store versioned datasets, train on GPUs, register
-// and approve models and roll out canary deployments — on Azure (Blob
-// Storage, Azure Machine Learning), on CoreWeave (Kubernetes), or on the
-// in-memory provider that their own tests use. Every call that changes
-// anything is checked against policy before any cloud is touched.
+// and approve models and roll out canary deployments. Every call that
+// changes anything is checked against residency and policy before any
+// cloud is touched, audited and recorded in a lineage graph.
+//
+// Today the providers are the in-memory one (provider/memprovider), which
+// the quickstart and a team's own tests run on; the Azure provider (Blob
+// Storage, Azure Machine Learning) and the CoreWeave provider (Kubernetes,
+// KServe) are being built against the same contract and conformance suite.
 //
 // Start with these packages:
 //
@@ -22,11 +26,14 @@
 //     and constraints.
 //   - audit: a tamper-evident, hash-chained audit log.
 //   - lineage: the provenance graph and its OpenLineage export.
+//   - secret: the redacting Secret type and the credential scrubber.
 //
 // The program in examples/quickstart runs the reference pipeline end to end
 // on the in-memory provider:
 //
 //	go run ./examples/quickstart
+//
+// and examples/taste is the short program the README shows.
 //
 // This package holds documentation only.
 package tideline

@@ -6,12 +6,15 @@
 //
 // Nodes are dataset versions (named by name and version, and carrying their
 // content digest), job runs, model versions and deployments. Ids spell the
-// kind out: "dataset:claims@3", "job:train-42", "model:claims-risk@1",
-// "deployment:claims-scorer"; DatasetID, JobID, ModelID and DeploymentID
-// build them. Edges point the way data flows:
+// kind out; DatasetID, JobID, ModelID and DeploymentID build them. A graph
+// recorded by mlops names each artifact as the Client knows it, provider
+// first — "dataset:lab/claims@1", "job:lab/fraud-1a2b3c4d5e",
+// "model:lab/fraud@2", "deployment:lab/fraud-scoring/green" — and
+// mlops.DatasetNodeID, JobNodeID, ModelNodeID and DeploymentNodeID build
+// those. Edges point the way data flows:
 //
 //	dataset ──consumed──▶ job ──produced──▶ dataset | model
-//	dataset ──derived───▶ dataset
+//	dataset ──derived───▶ dataset | model
 //	model ──deployed-as─▶ deployment
 //
 // A Store records the graph. Graph holds it in memory; FileStore adds an

@@ -139,7 +139,7 @@ func edgeRule(k EdgeKind) string {
 
 // Node is a vertex of the provenance graph.
 //
-// The ID is "<kind>:<name>", e.g. "dataset:claims@3"; use DatasetID, JobID,
+// The ID is "<kind>:<name>", e.g. "dataset:lab/claims@1"; use DatasetID, JobID,
 // ModelID and DeploymentID to build one. Attrs hold facts about the node as
 // plain strings (a dataset's digest, a region, a classification); once
 // recorded an attribute cannot change, only new keys can be added. Live is

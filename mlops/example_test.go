@@ -157,3 +157,15 @@ func Example_residency() {
 	// model inherits EU/EEA
 	// dataset lab/claims@1 is restricted and may be stored and processed only in EU/EEA; region eastus (lab) is in US
 }
+
+func ExampleDatasetNodeID() {
+	fmt.Println(mlops.DatasetNodeID(mlops.DatasetRef{Provider: "lab", Name: "claims", Version: "1"}))
+	fmt.Println(mlops.JobNodeID("lab/fraud-1a2b3c4d5e"))
+	fmt.Println(mlops.ModelNodeID(&mlops.ModelVersion{Location: mlops.Location{Provider: "lab"}, Model: "fraud", Version: "2"}))
+	fmt.Println(mlops.DeploymentNodeID("lab", "fraud-scoring", "green"))
+	// Output:
+	// dataset:lab/claims@1
+	// job:lab/fraud-1a2b3c4d5e
+	// model:lab/fraud@2
+	// deployment:lab/fraud-scoring/green
+}

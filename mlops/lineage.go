@@ -70,18 +70,23 @@ func (r *LineageRecorder) fail(err error) {
 	}
 }
 
-// DatasetNodeID is the lineage node id of a dataset version.
+// DatasetNodeID is the lineage node id of a dataset version, named as the
+// Client knows it: "dataset:lab/claims@1". Use it (and JobNodeID,
+// ModelNodeID, DeploymentNodeID) to ask the graph about what a Client
+// recorded.
 func DatasetNodeID(d DatasetRef) string { return lineage.DatasetID(d.Provider+"/"+d.Name, d.Version) }
 
-// JobNodeID is the lineage node id of a job, by TrainJob.ID.
+// JobNodeID is the lineage node id of a job, by TrainJob.ID:
+// "job:lab/fraud-1a2b3c4d5e".
 func JobNodeID(jobID string) string { return lineage.JobID(jobID) }
 
-// ModelNodeID is the lineage node id of a model version.
+// ModelNodeID is the lineage node id of a model version: "model:lab/fraud@2".
 func ModelNodeID(mv *ModelVersion) string {
 	return lineage.ModelID(mv.Location.Provider+"/"+mv.Model, mv.Version)
 }
 
-// DeploymentNodeID is the lineage node id of a deployment.
+// DeploymentNodeID is the lineage node id of a deployment:
+// "deployment:lab/fraud-scoring/green".
 func DeploymentNodeID(providerName, endpoint, deployment string) string {
 	return lineage.DeploymentID(providerName + "/" + endpoint + "/" + deployment)
 }

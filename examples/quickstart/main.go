@@ -14,9 +14,11 @@
 //  6. ask the lineage which live deployments derive from the dataset,
 //     verify the audit log, and print a summary.
 //
-// Two in-memory providers stand in for Azure and CoreWeave; a goroutine
-// plays the GPU cluster's controller. Swap them for the cloud providers and
-// the pipeline code stays the same. The audit log and the OpenLineage
+// Two in-memory providers stand in for Azure and CoreWeave, whose own
+// providers are being built against the same contract; a goroutine plays
+// the GPU cluster's controller. The program says so when it starts, and
+// that its DENIED and ROLLED BACK lines are governance at work, not
+// failures. The audit log and the OpenLineage
 // events go to files in a temporary folder (or -out DIR).
 package main
 
@@ -139,6 +141,10 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 		return err
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	say("Tideline quickstart. \"azure\" and \"coreweave\" below are in-memory providers named after the")
+	say("clouds (the cloud providers are being built against the same contract). The DENIED and ROLLED")
+	say("BACK lines are the point: residency, policy and a failed health check doing their work.")
+	say("")
 
 	// 1. Data.
 	say("[1/6] Upload the restricted claims dataset to Azure Blob Storage (westeurope)")
