@@ -155,3 +155,30 @@ func TestListModels(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"churn", "fraud"}, names)
 }
+
+// SubmitJob does not write into the caller's spec: one spec submitted from
+// several goroutines — the idempotent retry the API advertises — is safe
+// (run with -race).
+func TestSubmitDoesNotWriteCallerSpec(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	d := e.dataset("claims", "1", "rows")
+	spec := mlops.TrainJobSpec{Name: "fraud", Location: euGPU, Image: pinnedImage,
+		Inputs: []mlops.JobInput{{Name: "in", Dataset: mlops.DatasetRef{Name: d.Name, Version: d.Version}}}}
+	done := make(chan string, 4)
+	for range 4 {
+		go func() {
+			j, err := e.c.SubmitJob(e.ctx, spec)
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			done <- j.ID
+		}()
+	}
+	ids := map[string]bool{}
+	for range 4 {
+		ids[<-done] = true
+	}
+	require.Len(t, ids, 1, "one job: %v", ids)
+	require.Empty(t, spec.Inputs[0].Dataset.Provider, "the caller's spec is unchanged")
+}
