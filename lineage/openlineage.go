@@ -6,6 +6,8 @@ import (
 	"maps"
 	"net/url"
 	"time"
+
+	"github.com/tideline-ml/tideline/internal/uuidtext"
 )
 
 // RunEventSchemaURL is the schemaURL of every RunEvent this package
@@ -359,7 +361,7 @@ func (ev *RunEvent) Validate() error {
 	if !absoluteURI(ev.SchemaURL) {
 		return bad("schemaURL %q is not an absolute URI", ev.SchemaURL)
 	}
-	if !isUUID(ev.Run.RunID) {
+	if !uuidtext.Valid(ev.Run.RunID) {
 		return bad("run.runId %q is not a UUID", ev.Run.RunID)
 	}
 	if err := ev.Run.Facets.validate(); err != nil {
@@ -415,13 +417,13 @@ func (f RunFacets) validate() error {
 		if err := p.BaseFacet.validate(FacetParent); err != nil {
 			return err
 		}
-		if !isUUID(p.Run.RunID) {
+		if !uuidtext.Valid(p.Run.RunID) {
 			return fmt.Errorf("%q: run.runId %q is not a UUID", FacetParent, p.Run.RunID)
 		}
 		if p.Job.Namespace == "" || p.Job.Name == "" {
 			return fmt.Errorf("%q: job needs both namespace and name", FacetParent)
 		}
-		if r := p.Root; r != nil && (!isUUID(r.Run.RunID) || r.Job.Namespace == "" || r.Job.Name == "") {
+		if r := p.Root; r != nil && (!uuidtext.Valid(r.Run.RunID) || r.Job.Namespace == "" || r.Job.Name == "") {
 			return fmt.Errorf("%q: root needs a UUID runId and a job namespace and name", FacetParent)
 		}
 	}

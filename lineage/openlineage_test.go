@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tideline-ml/tideline/internal/uuidtext"
 )
 
 func TestUUIDv5(t *testing.T) {
@@ -24,7 +26,7 @@ func TestRunID(t *testing.T) {
 	if a != RunID("tideline", "train-42") {
 		t.Error("RunID is not deterministic")
 	}
-	if !isUUID(a) || a[14] != '5' || !strings.ContainsRune("89ab", rune(a[19])) {
+	if !uuidtext.Valid(a) || a[14] != '5' || !strings.ContainsRune("89ab", rune(a[19])) {
 		t.Errorf("RunID %s is not a version 5, RFC 4122 variant UUID", a)
 	}
 	distinct := map[string]bool{}
@@ -46,8 +48,8 @@ func TestIsUUID(t *testing.T) {
 		"":                                       false,
 		"{2ed6657d-e927-568b-95e1-2665a8aea6a2}": false,
 	} {
-		if isUUID(s) != want {
-			t.Errorf("isUUID(%q) = %v", s, !want)
+		if uuidtext.Valid(s) != want {
+			t.Errorf("uuidtext.Valid(%q) = %v", s, !want)
 		}
 	}
 }

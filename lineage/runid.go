@@ -43,24 +43,3 @@ func uuidV5(ns [16]byte, name string) string {
 	hex.Encode(b[24:], u[10:])
 	return string(b[:])
 }
-
-// isUUID reports whether s has the 8-4-4-4-12 hexadecimal layout.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}

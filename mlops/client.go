@@ -13,6 +13,8 @@ import (
 
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/residency"
+
+	"github.com/tideline-ml/tideline/internal/uuidtext"
 )
 
 // Providers names the providers a Client drives. The names are the client's
@@ -102,28 +104,7 @@ func invisible(r rune) string {
 // foldsCase reports whether id compares case-insensitively: an e-mail
 // address or user principal name, or a GUID.
 func foldsCase(id string) bool {
-	return strings.Contains(id, "@") || isGUID(id)
-}
-
-// isGUID reports whether s is a GUID in its usual 8-4-4-4-12 hex form.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
+	return strings.Contains(id, "@") || uuidtext.Valid(id)
 }
 
 // foldCase maps every letter to one form per case-insensitive class: the
