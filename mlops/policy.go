@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -261,9 +260,9 @@ func AllowImages(requireDigest bool, prefixes ...string) Rule {
 		}
 		var out []Reason
 		allowed := len(prefixes) == 0
-		reg, repo := ref.registry(), strings.Split(ref.repository(), "/")
+		reg, repo := ref.registry(), ref.repository()
 		for _, p := range allow {
-			if p.registry == reg && len(p.path) <= len(repo) && slices.Equal(p.path, repo[:len(p.path)]) {
+			if p.registry == reg && pathHasPrefix(repo, p.path) {
 				allowed = true
 				break
 			}
@@ -280,6 +279,19 @@ func AllowImages(requireDigest bool, prefixes ...string) Rule {
 		}
 		return out
 	})
+}
+
+// pathHasPrefix reports whether the repository path repo starts with the
+// components of prefix, on component boundaries, without allocating.
+func pathHasPrefix(repo string, prefix []string) bool {
+	for _, c := range prefix {
+		head, rest, _ := strings.Cut(repo, "/")
+		if head != c {
+			return false
+		}
+		repo = rest
+	}
+	return true
 }
 
 // PinnedByDigest reports whether image is a valid image reference (see
@@ -457,7 +469,7 @@ func checkDomain(d string) error {
 		if host == "" {
 			return fmt.Errorf("registry %q has an empty host", d)
 		}
-		for _, label := range strings.Split(host, ".") {
+		for label := range strings.SplitSeq(host, ".") {
 			if !validHostLabel(label) {
 				return fmt.Errorf("registry host %q has the label %q; labels are letters, digits and inner hyphens", host, label)
 			}
@@ -488,7 +500,7 @@ func validHostLabel(l string) bool {
 }
 
 func checkPath(p string) error {
-	for _, comp := range strings.Split(p, "/") {
+	for comp := range strings.SplitSeq(p, "/") {
 		if comp == "" {
 			return fmt.Errorf("the repository path %q has an empty path component", p)
 		}
