@@ -9,7 +9,7 @@ func TestValid(t *testing.T) {
 		"3f2504e0-4f89-11d3-9a0c-0305e82c330":  false,
 		"3f2504e0x4f89-11d3-9a0c-0305e82c3301": false,
 		"3f2504e0-4f89-11d3-9a0c-0305e82c330g": false,
-		"": false,
+		"":                                     false,
 	} {
 		if got := Valid(s); got != want {
 			t.Errorf("Valid(%q) = %v, want %v", s, got, want)
