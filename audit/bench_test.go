@@ -1,9 +1,14 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,7 +130,10 @@ func BenchmarkEncode(b *testing.B) {
 	}
 }
 
-// countWrites counts the sink writes — fsyncs, for a FileSink.
+// countWrites counts the sink's writes and the time spent in them. A
+// FileSink makes one write and one fsync per Write call, so for it the
+// count is also the fsyncs of appends (OpenFile adds its own when it
+// creates the file); BENCHMARKS.md says how that was checked.
 type countWrites struct {
 	Sink
 	n  atomic.Int64
@@ -141,7 +149,8 @@ func (c *countWrites) Write(ctx context.Context, data []byte) error {
 
 // BenchmarkAppendFile8 appends from 8 goroutines to a FileSink, which
 // fsyncs every write: once with group commit, once with MaxBatch 1 (one
-// fsync per record), in the same run so the figures are comparable.
+// write, so one fsync, per record), in the same run so the figures are
+// comparable.
 func BenchmarkAppendFile8(b *testing.B) {
 	const writers = 8
 	for _, tc := range []struct {
@@ -176,8 +185,8 @@ func BenchmarkAppendFile8(b *testing.B) {
 			wg.Wait()
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-			b.ReportMetric(float64(b.N)/float64(sink.n.Load()), "records/fsync")
-			b.ReportMetric(float64(sink.ns.Load())/float64(sink.n.Load())/1e3, "µs/fsync")
+			b.ReportMetric(float64(b.N)/float64(sink.n.Load()), "records/write")
+			b.ReportMetric(float64(sink.ns.Load())/float64(sink.n.Load())/1e3, "µs/write")
 		})
 	}
 }
@@ -212,4 +221,149 @@ func BenchmarkVerify(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
+}
+
+// median returns the median of xs.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// storedLines appends n copies of r to a keyed Log over a MemorySink and
+// returns the sink's bytes.
+func storedLines(tb testing.TB, r Record, n int) []byte {
+	ctx := context.Background()
+	sink := NewMemorySink()
+	l, err := New(ctx, sink, &Options{Key: testKey})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for range n {
+		if _, err := l.Append(ctx, r); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return sink.Bytes()
+}
+
+// baselineHMACStore is the least work appending a record to a chain kept
+// in memory can do: HMAC-SHA256 over a line already encoded, its hex
+// appended, and the line kept in 1 MiB chunks of memory, as MemorySink
+// keeps it. No validation, no encoding, no chain bookkeeping.
+func baselineHMACStore(body []byte, n int) int {
+	mac := hmac.New(sha256.New, []byte(testKey.Reveal()))
+	var sum [sha256.Size]byte
+	var hx [2 * sha256.Size]byte
+	var chunks [][]byte
+	cur := make([]byte, 0, 1<<20)
+	for range n {
+		if len(cur)+len(body)+len(hashField)+len(hx)+3 > cap(cur) {
+			chunks = append(chunks, cur)
+			cur = make([]byte, 0, 1<<20)
+		}
+		mac.Reset()
+		mac.Write(body)
+		mac.Write(closingBrace)
+		hex.Encode(hx[:], mac.Sum(sum[:0]))
+		cur = append(cur, body...)
+		cur = append(cur, hashField...)
+		cur = append(cur, hx[:]...)
+		cur = append(cur, '"', '}', '\n')
+	}
+	return len(chunks)
+}
+
+// BenchmarkAppendVsBaseline appends rounds of 100,000 hook-shaped records
+// from one goroutine to a keyed Log over a MemorySink, alternating each
+// round with baselineHMACStore over the same number of lines of the same
+// length, so that drift hits both. Run it with -benchtime 10x or more; it
+// reports the median records/s of each and their ratio (Log over
+// baseline: the share of the least possible work's speed the Log reaches).
+func BenchmarkAppendVsBaseline(b *testing.B) {
+	const round = 100_000
+	ctx := context.Background()
+	line := storedLines(b, hookRecord, 1)
+	body := line[:bytes.LastIndex(line, []byte(hashField))]
+	var base, logged []float64
+	for b.Loop() {
+		b.StopTimer() // ns/op is the Log's round alone
+		start := time.Now()
+		baselineHMACStore(body, round)
+		base = append(base, round/time.Since(start).Seconds())
+		l, err := New(ctx, NewMemorySink(), &Options{Key: testKey})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start = time.Now()
+		for range round {
+			if _, err := l.Append(ctx, hookRecord); err != nil {
+				b.Fatal(err)
+			}
+		}
+		logged = append(logged, round/time.Since(start).Seconds())
+	}
+	b.ReportMetric(median(base), "base-records/s")
+	b.ReportMetric(median(logged), "log-records/s")
+	b.ReportMetric(median(logged)/median(base), "ratio-median")
+	b.ReportMetric(slices.Max(logged)/slices.Max(base), "ratio-best")
+}
+
+// baselineVerify is the least work verifying a keyed log can do: split it
+// into lines and recompute each line's HMAC-SHA256, comparing it with the
+// hash the line ends with. It does not parse records or check the chain.
+func baselineVerify(tb testing.TB, data []byte) int {
+	mac := hmac.New(sha256.New, []byte(testKey.Reveal()))
+	var sum [sha256.Size]byte
+	var hx [2 * sha256.Size]byte
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), MaxRecordSize+1)
+	n := 0
+	for sc.Scan() {
+		l := sc.Bytes()
+		i := bytes.LastIndex(l, []byte(hashField))
+		mac.Reset()
+		mac.Write(l[:i])
+		mac.Write(closingBrace)
+		hex.Encode(hx[:], mac.Sum(sum[:0]))
+		if !bytes.Equal(hx[:], l[i+len(hashField):i+len(hashField)+len(hx)]) {
+			tb.Fatalf("line %d: hash mismatch", n+1)
+		}
+		n++
+	}
+	return n
+}
+
+// BenchmarkVerifyVsBaseline verifies a keyed log of 100,000 records,
+// alternating each round with baselineVerify over the same bytes. Run it
+// with -benchtime 10x or more; it reports the median records/s of each and
+// their ratio (Verify over baseline).
+func BenchmarkVerifyVsBaseline(b *testing.B) {
+	const n = 100_000
+	ctx := context.Background()
+	data := storedLines(b, benchRecord, n)
+	var base, verified []float64
+	for b.Loop() {
+		b.StopTimer() // ns/op is Verify's alone
+		start := time.Now()
+		if got := baselineVerify(b, data); got != n {
+			b.Fatalf("baseline read %d lines, want %d", got, n)
+		}
+		base = append(base, n/time.Since(start).Seconds())
+		b.StartTimer()
+		start = time.Now()
+		cp, err := Verify(ctx, bytes.NewReader(data), &VerifyOptions{Key: testKey})
+		verified = append(verified, n/time.Since(start).Seconds())
+		if err != nil || cp.Seq != n {
+			b.Fatalf("Verify = %+v, %v", cp, err)
+		}
+	}
+	b.ReportMetric(median(base), "base-records/s")
+	b.ReportMetric(median(verified), "verify-records/s")
+	b.ReportMetric(median(verified)/median(base), "ratio-median")
+	b.ReportMetric(slices.Max(verified)/slices.Max(base), "ratio-best")
 }
