@@ -30,11 +30,12 @@ func sizeName(n int) string {
 	return strconv.Itoa(n)
 }
 
-// replaceAll returns md with every old replaced by new in its values.
-func replaceAll(md map[string]string, old, new string) map[string]string {
+// replaceAll returns a copy of md with every from in its values replaced
+// by to.
+func replaceAll(md map[string]string, from, to string) map[string]string {
 	out := make(map[string]string, len(md))
 	for k, v := range md {
-		out[k] = strings.ReplaceAll(v, old, new)
+		out[k] = strings.ReplaceAll(v, from, to)
 	}
 	return out
 }
