@@ -4,10 +4,8 @@
 
 GO       ?= go
 PKGS     ?= ./...
-# Benchmarks that compare against a baseline in the same run; see BENCHMARKS.md.
-BENCH    ?= .
 
-.PHONY: test vet bench fuzz quickstart fixtures
+.PHONY: test vet bench bench-large fuzz quickstart fixtures
 
 test: vet
 	TIDELINE_INTEGRATION=required $(GO) test -race -count=1 $(PKGS)
@@ -15,8 +13,25 @@ test: vet
 vet:
 	$(GO) vet $(PKGS)
 
+# The figures of BENCHMARKS.md, each command as it is given there: a few
+# minutes. bench-large adds the 1 GiB dataset and the 1M-node journal (about
+# three minutes more and 3 GiB of memory).
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench 'DatasetRoundTrip' -benchtime 10x ./mlops
+	$(GO) test -run '^$$' -bench 'Decide' -benchtime 100000x -count 3 ./mlops
+	$(GO) test -run '^$$' -bench 'SubmitJobInputs' -benchtime 20x -count 3 ./mlops
+	$(GO) test -run '^$$' -bench 'BenchmarkList' -benchtime 3x -timeout 30m ./mlops
+	$(GO) test -run '^$$' -bench . -benchmem -count 2 ./residency
+	$(GO) test -run '^$$' -bench 'VsBaseline' -benchtime 10x -count 2 ./audit
+	$(GO) test -run '^$$' -bench 'AppendMemory$$' -benchtime 1000000x -count 2 ./audit
+	$(GO) test -run '^$$' -bench 'AppendFile8' -benchtime 10x -count 2 ./audit
+	$(GO) test -run '^$$' -bench 'BenchmarkVerify$$' -benchtime 2s -count 2 ./audit
+	$(GO) test -run '^$$' -bench 'Upstream' -benchtime 200x -count 2 ./lineage
+	$(GO) test -run '^$$' -bench 'BenchmarkConformance' -benchtime 2000x -benchmem ./provider/memprovider
+
+bench-large:
+	TIDELINE_BENCH_GIB=1 $(GO) test -run '^$$' -bench 'DatasetRoundTrip/1GiB' -benchtime 10x -timeout 30m ./mlops
+	$(GO) test -run '^$$' -bench 'OpenJournal' -benchtime 3x -timeout 60m ./lineage
 
 # A short fuzzing pass over every fuzz target (FUZZTIME each).
 FUZZTIME ?= 10s

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -41,9 +43,24 @@ const (
 // real graph looks like.
 func buildBenchGraph(tb testing.TB, n int) benchGraph {
 	tb.Helper()
+	g := NewGraph(&GraphOptions{ExpectedNodes: n})
+	bg := fillBenchGraph(tb, g, n)
+	bg.g = g
+	return bg
+}
+
+// benchWriter is what fillBenchGraph writes to: a Graph or a FileStore.
+type benchWriter interface {
+	AddNode(ctx context.Context, n Node) error
+	AddEdge(ctx context.Context, e Edge) error
+}
+
+// fillBenchGraph writes buildBenchGraph's graph to g and returns its
+// description without the graph.
+func fillBenchGraph(tb testing.TB, g benchWriter, n int) benchGraph {
+	tb.Helper()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
-	g := NewGraph(&GraphOptions{ExpectedNodes: n})
 
 	raw := n * 45 / 100
 	jobs := n * 25 / 100
@@ -121,7 +138,7 @@ func buildBenchGraph(tb testing.TB, n int) benchGraph {
 	dep := NewDeployment("target-endpoint")
 	add(dep)
 	edge(model.ID, dep.ID, EdgeDeployedAs)
-	return benchGraph{g: g, model: model.ID, conePath: 1 + benchFanIn + benchFanIn + benchFanIn*benchFanIn}
+	return benchGraph{model: model.ID, conePath: 1 + benchFanIn + benchFanIn + benchFanIn*benchFanIn}
 }
 
 func TestBenchGraphShape(t *testing.T) {
@@ -177,4 +194,92 @@ func BenchmarkUpstream(b *testing.B) {
 	b.ReportMetric(perNode, "B/node")
 	b.ReportMetric(float64(len(ps)), "paths/op")
 	runtime.KeepAlive(bg.g)
+}
+
+// BenchmarkOpenJournal opens a FileStore journal that holds the generated
+// graph: replaying it is what a process does at start. Writing the journal
+// runs once, outside the timed loop (about half a minute for one million
+// nodes). Set TIDELINE_BENCH_NODES to change the size; the default is the
+// one million nodes of BenchmarkUpstream. It reports the journal's size,
+// the heap the open store holds per node, and the bytes allocated by an
+// open per node.
+//
+//	go test -run '^$' -bench OpenJournal -benchtime=3x ./lineage
+func BenchmarkOpenJournal(b *testing.B) {
+	n := 1_000_000
+	if s := os.Getenv("TIDELINE_BENCH_NODES"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1000 {
+			b.Fatalf("TIDELINE_BENCH_NODES=%q: want a whole number of at least 1000", s)
+		}
+		n = v
+	}
+	path := filepath.Join(b.TempDir(), "lineage.jsonl")
+	start := time.Now()
+	bg := writeBenchJournal(b, path, n)
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("wrote a journal of %d MiB in %v", st.Size()>>20, time.Since(start).Round(time.Millisecond))
+
+	var heapPerNode, allocPerNode float64
+	var nodes int
+	for b.Loop() {
+		nodes, heapPerNode, allocPerNode = openBenchJournal(b, path, bg, n)
+	}
+	b.ReportMetric(float64(st.Size())/(1<<20), "journal-MiB")
+	b.ReportMetric(float64(nodes), "nodes")
+	b.ReportMetric(heapPerNode, "heap-B/node")
+	b.ReportMetric(allocPerNode, "alloc-B/node")
+}
+
+// writeBenchJournal writes the generated graph of n nodes to a new journal
+// at path and closes it, so that nothing of it stays on the heap.
+func writeBenchJournal(tb testing.TB, path string, n int) benchGraph {
+	w, err := OpenFileStore(context.Background(), path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bg := fillBenchGraph(tb, w, n)
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return bg
+}
+
+// openBenchJournal opens the journal at path, timed, checks the model's
+// upstream in it and closes it. It returns the nodes replayed, the heap the
+// open store held per node and the bytes its open allocated per node.
+func openBenchJournal(b *testing.B, path string, bg benchGraph, n int) (nodes int, heapPerNode, allocPerNode float64) {
+	ctx := context.Background()
+	b.StopTimer()
+	var before, after runtime.MemStats
+	// Twice: a traversal's pooled scratch from the last open may hold on
+	// to that store's graph until the second collection.
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.StartTimer()
+	s, err := OpenFileStore(ctx, path, &FileStoreOptions{ExpectedNodes: n})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	defer b.StartTimer()
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	nodes, _ = s.Size()
+	heapPerNode = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(nodes)
+	allocPerNode = float64(alloc) / float64(nodes)
+	ps, err := s.Upstream(ctx, bg.model, nil)
+	if err != nil || len(ps) != bg.conePath {
+		b.Fatalf("upstream after open returned %d paths, %v; want %d", len(ps), err, bg.conePath)
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return nodes, heapPerNode, allocPerNode
 }

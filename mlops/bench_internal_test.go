@@ -1,0 +1,79 @@
+package mlops
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/tideline-ml/tideline/residency"
+)
+
+// decideScaleRules returns n rules, cycling through four that a job
+// submission makes work: a provider allowlist, a region allowlist, an image
+// allowlist with digest pinning and a classification limit that reads every
+// origin.
+func decideScaleRules(n int) []Rule {
+	rules := make([]Rule, n)
+	for i := range rules {
+		switch i % 4 {
+		case 0:
+			rules[i] = AllowProviders("azure", "coreweave")
+		case 1:
+			rules[i] = AllowRegions("westeurope", "northeurope", "EU-SOUTH-03")
+		case 2:
+			rules[i] = AllowImages(true, "registry.example/ml/")
+		case 3:
+			rules[i] = HoldClassifications("coreweave", residency.Restricted)
+		}
+	}
+	return rules
+}
+
+// decideScaleRequest is a job submission to coreweave EU-SOUTH-03 reading
+// n datasets, alternately restricted and confidential.
+func decideScaleRequest(n int) *Request {
+	rules := residency.DefaultRules()
+	restricted, _ := rules.For(residency.Restricted)
+	confidential, _ := rules.For(residency.Confidential)
+	os := make([]Origin, n)
+	for i := range os {
+		r, class := restricted, residency.Restricted
+		if i%2 == 1 {
+			r, class = confidential, residency.Confidential
+		}
+		os[i] = Origin{Artifact: fmt.Sprintf("dataset azure/features-%03d@1", i), Classification: class, Rule: r.Name, Constraint: r.Constraint}
+	}
+	spec := &TrainJobSpec{Image: "registry.example/ml/train@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+	return &Request{Action: ActionJobSubmit, Principal: Principal{ID: "alice"},
+		Location: Location{Provider: "coreweave", Region: "EU-SOUTH-03"}, Cloud: "coreweave", Job: spec, Origins: os}
+}
+
+// BenchmarkDecideScale is BenchmarkDecide's whole decision (region lookup,
+// every origin's constraint checked, every rule asked) with 1, 10 and 100
+// rules over two origins, and with 1, 10 and 100 origins under four rules.
+// ns/rule and ns/origin are ns/op over the count; flat means linear.
+func BenchmarkDecideScale(b *testing.B) {
+	cat := residency.DefaultCatalog()
+	ctx := context.Background()
+	run := func(b *testing.B, pol *Policy, req *Request) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req.Region, req.RegionErr = cat.Lookup(req.Cloud, req.Location.Region)
+			if d := pol.decide(ctx, req, residencyReasons(req, nil)); !d.Allowed {
+				b.Fatal(d.Reasons)
+			}
+		}
+	}
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			run(b, NewPolicy(decideScaleRules(n)...), decideScaleRequest(2))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/rule")
+		})
+	}
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("origins=%d", n), func(b *testing.B) {
+			run(b, NewPolicy(decideScaleRules(4)...), decideScaleRequest(n))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/origin")
+		})
+	}
+}
