@@ -315,11 +315,14 @@ func runGovernance(t *testing.T, rng *rand.Rand, steps int) {
 			if err != nil {
 				fail("get endpoint: %v", err)
 			}
+			before := ep.Traffic[d.name]
 			if err := ep.Promote(ctx, d.name); err != nil {
 				continue
 			}
-			reg, _ := provider.HasRegion(mem, ep.Location.Region)
-			placed("traffic to "+d.name, reg, d.model.derived, isUntraced(d.model.derived))
+			if before < 100 { // traffic was given; a promote of what has it all already gives none
+				reg, _ := provider.HasRegion(mem, ep.Location.Region)
+				placed("traffic to "+d.name, reg, d.model.derived, isUntraced(d.model.derived))
+			}
 		case 8: // delete a deployment that has no traffic
 			d := randomLive(rng, o.deploys)
 			if d == nil {
