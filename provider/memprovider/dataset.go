@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/tideline-ml/tideline/provider"
 )
@@ -120,6 +121,18 @@ func (p *Provider) checkNewDatasetLocked(name, version string) error {
 	return nil
 }
 
+// firstRead is the size of the buffer the first bytes of a dataset are
+// read into. Only data that fills it moves on to a whole chunk, so a small
+// dataset costs about its own size rather than a chunk.
+const firstRead = 64 << 10
+
+// chunkPool and firstPool recycle the buffers a dataset's last chunk and
+// its first bytes were read into, so that many datasets do not each leave
+// a buffer of garbage. They belong to the package, not to a Provider: a
+// pool inside the Provider would keep a dropped provider, and every dataset
+// it holds, reachable until the pool is cleared a collection later.
+var chunkPool, firstPool sync.Pool
+
 // readChunks reads content to EOF into chunks, checking ctx before each one.
 // A short last chunk is copied into a buffer of its own length when that
 // saves more than half a chunk, and the full-size buffer is recycled.
@@ -129,8 +142,15 @@ func (p *Provider) readChunks(ctx context.Context, content *provider.Content) ([
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		buf := p.getChunk()
-		n, err := io.ReadFull(content, buf)
+		var buf []byte
+		var n int
+		var err error
+		if len(chunks) == 0 {
+			buf, n, err = readFirst(content)
+		} else {
+			buf = getChunk()
+			n, err = io.ReadFull(content, buf)
+		}
 		if n == len(buf) {
 			chunks = append(chunks, buf)
 			continue
@@ -139,35 +159,61 @@ func (p *Provider) readChunks(ctx context.Context, content *provider.Content) ([
 		// Done tells that apart from a reader that failed with
 		// ErrUnexpectedEOF itself, whose error must reach the caller as is.
 		if !content.Done() || (err != io.EOF && err != io.ErrUnexpectedEOF) {
-			p.putChunk(buf)
+			putChunk(buf)
 			return nil, err
 		}
 		switch {
 		case n == 0:
-			p.putChunk(buf)
+			putChunk(buf)
 		case n > chunkSize/2:
 			chunks = append(chunks, buf[:n:n])
 		default:
 			tail := make([]byte, n)
 			copy(tail, buf)
-			p.putChunk(buf)
+			putChunk(buf)
 			chunks = append(chunks, tail)
 		}
 		return chunks, nil
 	}
 }
 
-func (p *Provider) getChunk() []byte {
-	if b, ok := p.chunks.Get().(*[]byte); ok {
+// readFirst reads the first chunk: into a buffer of firstRead bytes, and
+// into a whole chunk only once that is full. n is the bytes read into buf.
+func readFirst(content *provider.Content) (buf []byte, n int, err error) {
+	var small []byte
+	if b, ok := firstPool.Get().(*[]byte); ok {
+		small = *b
+	} else {
+		small = make([]byte, firstRead)
+	}
+	n, err = io.ReadFull(content, small)
+	if n < len(small) {
+		return small, n, err
+	}
+	buf = getChunk()
+	copy(buf, small)
+	firstPool.Put(&small)
+	m, err := io.ReadFull(content, buf[firstRead:])
+	return buf, firstRead + m, err
+}
+
+func getChunk() []byte {
+	if b, ok := chunkPool.Get().(*[]byte); ok {
 		return *b
 	}
 	return make([]byte, chunkSize)
 }
 
-func (p *Provider) putChunk(b []byte) {
-	if cap(b) == chunkSize {
+// putChunk recycles a buffer getChunk or readFirst made; any other is
+// left to the garbage collector.
+func putChunk(b []byte) {
+	switch cap(b) {
+	case chunkSize:
 		b = b[:chunkSize]
-		p.chunks.Put(&b)
+		chunkPool.Put(&b)
+	case firstRead:
+		b = b[:firstRead]
+		firstPool.Put(&b)
 	}
 }
 

@@ -88,11 +88,6 @@ type Provider struct {
 	grants            []secret.Secret // issued by GrantRead; guarded by mu
 	revoked           map[string]bool // signatures of revoked grants; guarded by mu
 
-	// chunks recycles the chunk buffers that a dataset's short last chunk
-	// was read into, so that many small datasets do not each cost a full
-	// chunk of garbage.
-	chunks sync.Pool
-
 	// fmu guards faults and calls. It is separate from mu so that recording
 	// a call never waits for a long state operation, and is never held
 	// while mu is.
