@@ -111,7 +111,31 @@ func (p *Provider) putDataset(ctx context.Context, req *provider.PutDatasetReque
 		p.datasets[req.Name] = versions
 	}
 	versions[req.Version] = d
+	if cur := p.latest[req.Name]; cur == nil || laterVersion(d, cur) {
+		p.latest[req.Name] = d
+	}
 	return d.copyInfo(), nil
+}
+
+// listOrder is ListDatasets's order among the versions of one name: by
+// creation time, then by creation order.
+func listOrder(a, b *dataset) int {
+	return cmp.Or(a.info.Created.Compare(b.info.Created), cmp.Compare(a.seq, b.seq))
+}
+
+// laterVersion reports whether a comes after b in LatestDataset's order:
+// whole numbers after other versions, higher numbers after lower ones,
+// and otherwise ListDatasets's order.
+func laterVersion(a, b *dataset) bool {
+	na, aNum := provider.VersionNumber(a.info.Version)
+	nb, bNum := provider.VersionNumber(b.info.Version)
+	if aNum != bNum {
+		return aNum
+	}
+	if aNum && na != nb {
+		return na > nb
+	}
+	return listOrder(a, b) > 0
 }
 
 func (p *Provider) checkNewDatasetLocked(name, version string) error {
@@ -266,10 +290,7 @@ func (p *Provider) ListDatasets(ctx context.Context, name string) ([]*provider.D
 		}
 	}
 	slices.SortFunc(found, func(a, b *dataset) int {
-		return cmp.Or(
-			cmp.Compare(a.info.Name, b.info.Name),
-			a.info.Created.Compare(b.info.Created),
-			cmp.Compare(a.seq, b.seq))
+		return cmp.Or(cmp.Compare(a.info.Name, b.info.Name), listOrder(a, b))
 	})
 	out := make([]*provider.DatasetInfo, len(found))
 	for i, d := range found {
@@ -277,6 +298,29 @@ func (p *Provider) ListDatasets(ctx context.Context, name string) ([]*provider.D
 	}
 	p.mu.Unlock()
 	return finish(c, out, nil)
+}
+
+// LatestDataset returns the latest version of name, kept up to date as
+// versions are stored and deleted, so that it costs the same however many
+// versions name has: the highest whole-number version, or the one created
+// last when none is a number. Errors: NotFound when name has no version.
+func (p *Provider) LatestDataset(ctx context.Context, name string) (*provider.DatasetInfo, error) {
+	c, err := p.enter(ctx, "LatestDataset", name)
+	if err != nil {
+		return nil, err
+	}
+	if err := provider.ValidateName("dataset name", name); err != nil {
+		return finish[*provider.DatasetInfo](c, nil, err)
+	}
+	p.mu.Lock()
+	var info *provider.DatasetInfo
+	if d := p.latest[name]; d != nil {
+		info = d.copyInfo()
+	} else {
+		err = provider.Errorf(provider.NotFound, "dataset %q has no version; store one with PutDataset first", name)
+	}
+	p.mu.Unlock()
+	return finish(c, info, err)
 }
 
 // OpenDataset opens a version for reading. The reader shares the stored
@@ -344,9 +388,21 @@ func (p *Provider) DeleteDataset(ctx context.Context, name, version string) erro
 	p.mu.Lock()
 	_, err = p.datasetLocked(name, version)
 	if err == nil {
+		gone := p.datasets[name][version]
 		delete(p.datasets[name], version)
 		if len(p.datasets[name]) == 0 {
 			delete(p.datasets, name)
+			delete(p.latest, name)
+		} else if p.latest[name] == gone {
+			// The latest went: the next one is found among the rest, the
+			// one time a version is looked for.
+			var next *dataset
+			for _, d := range p.datasets[name] {
+				if next == nil || laterVersion(d, next) {
+					next = d
+				}
+			}
+			p.latest[name] = next
 		}
 	}
 	p.mu.Unlock()

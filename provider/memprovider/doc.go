@@ -100,6 +100,14 @@
 // the conformance harness does. Grants lists what was issued, so a test can
 // check that no grant leaked into output, errors or records.
 //
+// # Latest versions
+//
+// The provider keeps each dataset's latest version and each model's highest
+// version number as they are stored (provider.LatestDatasetReader and
+// provider.LatestModelVersionReader), so that numbering the next version
+// costs the same at a hundred thousand versions as at ten. Deleting a
+// dataset's latest version looks for the next one among the rest, once.
+//
 // # What it does not emulate
 //
 // No container runs: a job does nothing until a test or JobDuration moves

@@ -101,8 +101,11 @@ type Provider struct {
 	seq uint64
 	// changed is closed and replaced whenever a job changes, waking every
 	// WatchJob at once.
-	changed   chan struct{}
-	datasets  map[string]map[string]*dataset // name → version → dataset
+	changed  chan struct{}
+	datasets map[string]map[string]*dataset // name → version → dataset
+	// latest is each dataset's latest version (LatestDataset), kept as
+	// versions are stored and deleted.
+	latest    map[string]*dataset
 	jobs      map[string]*job
 	models    map[string]*model
 	endpoints map[string]*endpoint
@@ -117,6 +120,9 @@ var (
 	_ provider.JobLogger  = (*Provider)(nil)
 	_ provider.Registry   = (*Provider)(nil)
 	_ provider.Serving    = (*Provider)(nil)
+
+	_ provider.LatestDatasetReader      = (*Provider)(nil)
+	_ provider.LatestModelVersionReader = (*Provider)(nil)
 )
 
 // New returns an empty provider. A nil opts means the defaults described on
@@ -134,6 +140,7 @@ func New(opts *Options) *Provider {
 		manualDeployments: o.ManualDeployments,
 		changed:           make(chan struct{}),
 		datasets:          make(map[string]map[string]*dataset),
+		latest:            make(map[string]*dataset),
 		jobs:              make(map[string]*job),
 		models:            make(map[string]*model),
 		endpoints:         make(map[string]*endpoint),
