@@ -383,34 +383,22 @@ func (c *Client) wasDeleted(ctx context.Context, store provider.DataStore, name,
 	return false, err
 }
 
-// bumpVersion returns the whole number after a numeric version.
-func bumpVersion(v string) string {
-	n, _ := strconv.ParseUint(v, 10, 63)
-	return strconv.FormatUint(n+1, 10)
-}
-
+// nextDatasetVersion returns the whole number after the dataset's highest
+// numeric version, "1" when it has none.
 func (c *Client) nextDatasetVersion(ctx context.Context, store provider.DataStore, name string) (string, error) {
-	var infos []*provider.DatasetInfo
+	var latest *provider.DatasetInfo
 	err := c.retry(ctx, "", func() (err error) {
-		infos, err = store.ListDatasets(ctx, name)
+		latest, err = latestDataset(ctx, store, name)
 		return err
 	})
+	if provider.CodeOf(err) == NotFound {
+		return "1", nil
+	}
 	if err != nil {
 		return "", err
 	}
-	return nextNumber(infos, func(in *provider.DatasetInfo) string { return in.Version }), nil
-}
-
-// nextNumber returns the whole number after the highest numeric version
-// among items; versions that are not numbers are ignored.
-func nextNumber[T any](items []T, version func(T) string) string {
-	var highest uint64
-	for _, it := range items {
-		if n, err := strconv.ParseUint(version(it), 10, 63); err == nil && n > highest {
-			highest = n
-		}
-	}
-	return strconv.FormatUint(highest+1, 10)
+	n, _ := provider.VersionNumber(latest.Version) // not a number: no version is, and 0 + 1 is next
+	return strconv.FormatUint(n+1, 10), nil
 }
 
 // datasetFromInfo reads a stored version back, residency included. A
@@ -587,24 +575,33 @@ func (c *Client) GetDataset(ctx context.Context, ref DatasetRef) (*Dataset, erro
 }
 
 // latestDataset returns the latest version of a dataset: the highest whole
-// number among its versions, or the newest when none is a number.
+// number among its versions, or the newest when none is a number. A store
+// that keeps its latest version (provider.LatestDatasetReader) answers at
+// once; any other is listed, which costs time in the number of versions.
 func latestDataset(ctx context.Context, store provider.DataStore, name string) (*provider.DatasetInfo, error) {
+	if lr, ok := store.(provider.LatestDatasetReader); ok {
+		info, err := lr.LatestDataset(ctx, name)
+		if provider.CodeOf(err) == NotFound {
+			return nil, errorf(NotFound, "dataset %s has no version", name)
+		}
+		return info, err
+	}
 	infos, err := store.ListDatasets(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	var best *provider.DatasetInfo
 	var bestN uint64
+	bestNum := false
 	for _, in := range infos {
 		if in.Name != name {
 			continue
 		}
-		n, nerr := strconv.ParseUint(in.Version, 10, 63)
-		switch {
-		case nerr == nil && n >= bestN:
-			best, bestN = in, n
-		case bestN == 0 && nerr != nil:
-			best = in // ordered by creation time: the newest wins among non-numbers
+		// The list is ordered by creation time: among equals the newest
+		// wins.
+		n, num := provider.VersionNumber(in.Version)
+		if best == nil || num && (!bestNum || n >= bestN) || !num && !bestNum {
+			best, bestN, bestNum = in, n, num
 		}
 	}
 	if best == nil {
