@@ -149,7 +149,7 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 	// What binds the new version: its own origin, and everything that binds
 	// each parent now (upstream read again). It records one inherited
 	// origin per parent.
-	var parents origins
+	var parents originSet
 	known := map[string]origins{}
 	for i, ref := range opts.DerivedFrom {
 		parent, err := c.GetDataset(ctx, ref)
@@ -158,10 +158,10 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 		}
 		pa := datasetArtifact(parent.Location.Provider, parent.Name, parent.Version)
 		known[pa] = parent.Origins
-		parents = parents.merge(Origin{Artifact: pa})
+		parents.add(Origin{Artifact: pa})
 		d.DerivedFrom = append(d.DerivedFrom, parent.Ref())
 	}
-	recorded, effective, err := c.inheritAll(ctx, parents, known)
+	recorded, effective, err := c.inheritAll(ctx, parents.list, known)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %q DerivedFrom: %w", name, err)
 	}

@@ -61,29 +61,57 @@ func (os origins) classification() residency.Classification {
 }
 
 // merge adds the origins of more that are not in os yet. It is linear in
-// the total, whatever the sizes.
+// the total, whatever the sizes; code that adds origins one group at a time
+// keeps an originSet instead, so that each addition costs what it adds.
 func (os origins) merge(more ...Origin) origins {
 	if len(more) == 0 {
 		return os
 	}
-	seen := make(map[string][]residency.Constraint, len(os)+len(more))
-	for _, o := range os {
-		seen[o.Artifact] = append(seen[o.Artifact], o.Constraint)
+	var s originSet
+	s.add(os...)
+	s.add(more...)
+	return s.list
+}
+
+// originSet is a set of origins in the order they were added, indexed by
+// artifact, so that adding an origin costs the same however many the set
+// holds: one origin is kept per artifact and constraint.
+type originSet struct {
+	list origins
+	// first is the index in list of each artifact's first origin; next
+	// chains the further origins of one artifact (-1 ends a chain).
+	first map[string]int32
+	next  []int32
+}
+
+// add adds the origins that are not in the set yet.
+func (s *originSet) add(more ...Origin) {
+	if s.first == nil {
+		s.first = make(map[string]int32, len(more))
 	}
 	for _, o := range more {
+		i, ok := s.first[o.Artifact]
+		last := int32(-1)
 		dup := false
-		for _, k := range seen[o.Artifact] {
-			if k.Equal(o.Constraint) {
+		for ok && i >= 0 {
+			if s.list[i].Constraint.Equal(o.Constraint) {
 				dup = true
 				break
 			}
+			last, i = i, s.next[i]
 		}
-		if !dup {
-			os = append(os, o)
-			seen[o.Artifact] = append(seen[o.Artifact], o.Constraint)
+		if dup {
+			continue
+		}
+		at := int32(len(s.list))
+		s.list = append(s.list, o)
+		s.next = append(s.next, -1)
+		if !ok {
+			s.first[o.Artifact] = at
+		} else {
+			s.next[last] = at
 		}
 	}
-	return os
 }
 
 // The stored form.
@@ -131,8 +159,27 @@ func encodeOrigins(os origins) string {
 	}
 	index := make(map[key]int, 4)
 	groups := make([]originGroup, 0, 4)
+	// Inputs under one rule share a constraint: each distinct constraint
+	// is encoded once, found again by comparison, which costs less.
+	type encoded struct {
+		k   residency.Constraint
+		enc string
+	}
+	var seen []encoded
 	for _, o := range os {
-		enc := o.Constraint.Encode()
+		enc := ""
+		for _, e := range seen {
+			if e.k.Equal(o.Constraint) {
+				enc = e.enc
+				break
+			}
+		}
+		if enc == "" {
+			enc = o.Constraint.Encode()
+			if len(seen) < 8 {
+				seen = append(seen, encoded{o.Constraint, enc})
+			}
+		}
 		kk := key{o.Classification, o.Rule, enc}
 		i, ok := index[kk]
 		if !ok {
@@ -383,7 +430,7 @@ func inherited(d *Dataset, os origins) Origin {
 // known holds datasets the caller has read already, by artifact name, with
 // their stored origins.
 func (c *Client) effectiveOrigins(ctx context.Context, recorded []Origin, known map[string]origins) (origins, error) {
-	var out origins
+	var out originSet
 	visited := make(map[string]bool, len(recorded))
 	queue := append([]Origin(nil), recorded...)
 	for len(queue) > 0 {
@@ -391,7 +438,7 @@ func (c *Client) effectiveOrigins(ctx context.Context, recorded []Origin, known 
 		queue = queue[1:]
 		ref, isDataset := parseDatasetArtifact(o.Artifact)
 		if !isDataset {
-			out = out.merge(o)
+			out.add(o)
 			continue
 		}
 		if visited[o.Artifact] {
@@ -409,19 +456,19 @@ func (c *Client) effectiveOrigins(ctx context.Context, recorded []Origin, known 
 			}
 		}
 		if !ok {
-			out = out.merge(o) // cannot be read: what was recorded stands
+			out.add(o) // cannot be read: what was recorded stands
 			continue
 		}
 		visited[o.Artifact] = true
 		for _, s := range stored {
 			if s.Artifact == o.Artifact {
-				out = out.merge(s)
+				out.add(s)
 			} else {
 				queue = append(queue, s)
 			}
 		}
 	}
-	return out, nil
+	return out.list, nil
 }
 
 // refreshOrigins is effectiveOrigins with nothing read yet.
@@ -485,14 +532,18 @@ func tombstoneVersion(name, version string) string {
 // "inherited" origin per upstream dataset, with what binds it now; other
 // origins as they are — and what binds the new artifact now, for the
 // decision.
+//
+// Its work is linear in the origins it reads: the sets it returns are kept
+// across the inputs, never rebuilt for each.
 func (c *Client) inheritAll(ctx context.Context, from origins, known map[string]origins) (recorded, decide origins, err error) {
 	if known == nil {
 		known = map[string]origins{}
 	}
+	var rec, dec originSet
 	for _, o := range from {
 		if _, ok := parseDatasetArtifact(o.Artifact); !ok {
-			recorded = recorded.merge(o)
-			decide = decide.merge(o)
+			rec.add(o)
+			dec.add(o)
 			continue
 		}
 		eff, err := c.effectiveOrigins(ctx, []Origin{o}, known)
@@ -502,8 +553,8 @@ func (c *Client) inheritAll(ctx context.Context, from origins, known map[string]
 		if len(eff) == 0 {
 			return nil, nil, errorf(Internal, "%s resolved to no origins", o.Artifact)
 		}
-		recorded = recorded.merge(Origin{Artifact: o.Artifact, Classification: eff.classification(), Rule: "inherited", Constraint: eff.constraint()})
-		decide = decide.merge(eff...)
+		rec.add(Origin{Artifact: o.Artifact, Classification: eff.classification(), Rule: "inherited", Constraint: eff.constraint()})
+		dec.add(eff...)
 	}
-	return recorded, decide, nil
+	return rec.list, dec.list, nil
 }

@@ -165,9 +165,9 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 		mv.ArtifactURI = job.OutputURI
 		mv.SourceJob, mv.TrainedBy = job.ID, job.SubmittedBy
 	}
-	var from origins
+	var from originSet
 	if job != nil {
-		from = from.merge(job.Origins...)
+		from.add(job.Origins...)
 	} else {
 		traced, untraced, err := r.c.traceArtifact(ctx, model, src.ArtifactURI)
 		if err != nil {
@@ -179,11 +179,11 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 			}
 			job = traced
 			mv.SourceJob, mv.TrainedBy = traced.ID, traced.SubmittedBy
-			from = from.merge(traced.Origins...)
+			from.add(traced.Origins...)
 		} else if len(opts.DerivedFrom) == 0 {
 			// Nothing says where the artifact's data came from: it is
 			// treated as the most sensitive data could be.
-			from = from.merge(untraced)
+			from.add(untraced)
 		}
 	}
 	known := map[string]origins{}
@@ -194,10 +194,10 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 		}
 		a := datasetArtifact(d.Location.Provider, d.Name, d.Version)
 		known[a] = d.Origins
-		from = from.merge(Origin{Artifact: a})
+		from.add(Origin{Artifact: a})
 		mv.DerivedFrom = append(mv.DerivedFrom, d.Ref())
 	}
-	recorded, os, err := r.c.inheritAll(ctx, from, known)
+	recorded, os, err := r.c.inheritAll(ctx, from.list, known)
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", model, err)
 	}
