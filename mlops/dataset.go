@@ -405,6 +405,13 @@ func (c *Client) nextDatasetVersion(ctx context.Context, store provider.DataStor
 // version written by something other than Tideline has no classification:
 // it is treated as restricted, the careful guess, rather than as public.
 func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) (*Dataset, error) {
+	return c.decodeDataset(providerName, in, nil)
+}
+
+// decodeDataset is datasetFromInfo with places, when not nil, keeping the
+// catalog's answer for each region of the provider, so that a list looks a
+// region up once rather than once a version.
+func (c *Client) decodeDataset(providerName string, in *provider.DatasetInfo, places map[string]residency.Region) (*Dataset, error) {
 	class, err := residency.ParseClassification(in.Metadata[metaClassification])
 	if err != nil || !class.Valid() {
 		class = residency.Restricted
@@ -415,7 +422,13 @@ func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) 
 		return nil, err
 	}
 	loc := Location{Provider: providerName, Region: in.Region}
-	place, _ := c.opts.Catalog.Lookup(c.cloudOf(loc), in.Region)
+	place, known := places[in.Region]
+	if !known {
+		place, _ = c.opts.Catalog.Lookup(c.cloudOf(loc), in.Region)
+		if places != nil {
+			places[in.Region] = place
+		}
+	}
 	return &Dataset{
 		Name: in.Name, Version: in.Version,
 		Location:       loc,
@@ -635,11 +648,12 @@ func (c *Client) ListDatasets(ctx context.Context, name string) iter.Seq2[*Datas
 				yield(nil, err)
 				return
 			}
+			places := map[string]residency.Region{}
 			for _, in := range infos {
 				if in.Name == tombstoneName {
 					continue // deletion records are not datasets
 				}
-				d, err := c.datasetFromInfo(pn, in)
+				d, err := c.decodeDataset(pn, in, places)
 				if !yield(d, err) || err != nil {
 					return
 				}

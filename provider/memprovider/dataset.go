@@ -111,6 +111,7 @@ func (p *Provider) putDataset(ctx context.Context, req *provider.PutDatasetReque
 		p.datasets[req.Name] = versions
 	}
 	versions[req.Version] = d
+	p.sorted = nil
 	if cur := p.latest[req.Name]; cur == nil || laterVersion(d, cur) {
 		p.latest[req.Name] = d
 	}
@@ -145,7 +146,7 @@ func (p *Provider) checkNewDatasetLocked(name, version string) error {
 	return nil
 }
 
-// firstRead is the size of the buffer the first bytes of a dataset are
+// firstRead is the size of the buffer the first bytes of each chunk are
 // read into. Only data that fills it moves on to a whole chunk, so a small
 // dataset costs about its own size rather than a chunk.
 const firstRead = 64 << 10
@@ -166,15 +167,7 @@ func (p *Provider) readChunks(ctx context.Context, content *provider.Content) ([
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var buf []byte
-		var n int
-		var err error
-		if len(chunks) == 0 {
-			buf, n, err = readFirst(content)
-		} else {
-			buf = getChunk()
-			n, err = io.ReadFull(content, buf)
-		}
+		buf, n, err := readChunk(content)
 		if n == len(buf) {
 			chunks = append(chunks, buf)
 			continue
@@ -201,9 +194,11 @@ func (p *Provider) readChunks(ctx context.Context, content *provider.Content) ([
 	}
 }
 
-// readFirst reads the first chunk: into a buffer of firstRead bytes, and
-// into a whole chunk only once that is full. n is the bytes read into buf.
-func readFirst(content *provider.Content) (buf []byte, n int, err error) {
+// readChunk reads the next chunk: into a buffer of firstRead bytes, and
+// into a whole chunk only once that is full, so that neither a small
+// dataset nor the read that finds the end of a large one costs a whole
+// chunk. n is the bytes read into buf.
+func readChunk(content *provider.Content) (buf []byte, n int, err error) {
 	var small []byte
 	if b, ok := firstPool.Get().(*[]byte); ok {
 		small = *b
@@ -228,7 +223,7 @@ func getChunk() []byte {
 	return make([]byte, chunkSize)
 }
 
-// putChunk recycles a buffer getChunk or readFirst made; any other is
+// putChunk recycles a buffer getChunk or readChunk made; any other is
 // left to the garbage collector.
 func putChunk(b []byte) {
 	switch cap(b) {
@@ -271,6 +266,10 @@ func (p *Provider) datasetLocked(name, version string) (*dataset, error) {
 // ListDatasets returns the versions of the named dataset, or of every
 // dataset when name is empty, ordered by name and then by creation time
 // (creation order when times are equal). An unknown name gives an empty list.
+//
+// The order of every version is kept between calls until a version is
+// stored or deleted, so that listing everything again costs the copies
+// alone.
 func (p *Provider) ListDatasets(ctx context.Context, name string) ([]*provider.DatasetInfo, error) {
 	c, err := p.enter(ctx, "ListDatasets", name)
 	if err != nil {
@@ -279,25 +278,49 @@ func (p *Provider) ListDatasets(ctx context.Context, name string) ([]*provider.D
 	p.mu.Lock()
 	var found []*dataset
 	if name == "" {
-		for _, versions := range p.datasets {
-			for _, d := range versions {
-				found = append(found, d)
-			}
-		}
+		found = p.sortedLocked()
 	} else {
 		for _, d := range p.datasets[name] {
 			found = append(found, d)
 		}
+		slices.SortFunc(found, listOrder)
 	}
-	slices.SortFunc(found, func(a, b *dataset) int {
-		return cmp.Or(cmp.Compare(a.info.Name, b.info.Name), listOrder(a, b))
-	})
 	out := make([]*provider.DatasetInfo, len(found))
+	// The copies are made in blocks, which costs one allocation a block
+	// rather than one a version, yet does not keep a whole list's copies
+	// alive for the one a caller keeps.
+	var block []provider.DatasetInfo
 	for i, d := range found {
-		out[i] = d.copyInfo()
+		if len(block) == 0 {
+			block = make([]provider.DatasetInfo, min(len(found)-i, 256))
+		}
+		block[0] = d.info
+		block[0].Metadata = cloneStrings(d.info.Metadata)
+		out[i] = &block[0]
+		block = block[1:]
 	}
 	p.mu.Unlock()
 	return finish(c, out, nil)
+}
+
+// sortedLocked returns every version in ListDatasets's order, sorting only
+// when a version was stored or deleted since the last call. p.mu is held;
+// the caller must not modify the slice.
+func (p *Provider) sortedLocked() []*dataset {
+	if p.sorted != nil {
+		return p.sorted
+	}
+	all := make([]*dataset, 0, len(p.datasets))
+	for _, versions := range p.datasets {
+		for _, d := range versions {
+			all = append(all, d)
+		}
+	}
+	slices.SortFunc(all, func(a, b *dataset) int {
+		return cmp.Or(cmp.Compare(a.info.Name, b.info.Name), listOrder(a, b))
+	})
+	p.sorted = all
+	return all
 }
 
 // LatestDataset returns the latest version of name, kept up to date as
@@ -390,6 +413,7 @@ func (p *Provider) DeleteDataset(ctx context.Context, name, version string) erro
 	if err == nil {
 		gone := p.datasets[name][version]
 		delete(p.datasets[name], version)
+		p.sorted = nil
 		if len(p.datasets[name]) == 0 {
 			delete(p.datasets, name)
 			delete(p.latest, name)
