@@ -154,3 +154,27 @@ func TestNextVersionWithAndWithoutLatestReader(t *testing.T) {
 		})
 	}
 }
+
+// Listing costs the same per dataset at 10,000 datasets as at 1,000:
+// allocations per item are compared (wall time is too noisy to).
+func TestListDatasetsWorkPerItemDoesNotGrow(t *testing.T) {
+	ctx := context.Background()
+	perItem := func(n int) float64 {
+		e := newScaleEnv(t)
+		e.fillDatasets(t, n)
+		got := 0
+		list := func() {
+			ds, err := mlops.Collect(e.c.ListDatasets(ctx, ""))
+			require.NoError(t, err)
+			got = len(ds)
+		}
+		list()
+		require.GreaterOrEqual(t, got, n)
+		return testing.AllocsPerRun(2, list) / float64(got)
+	}
+	small, large := perItem(1_000), perItem(10_000)
+	t.Logf("allocations per dataset listed: %.2f at 1k, %.2f at 10k", small, large)
+	if large > small*1.1 {
+		t.Errorf("listing 10k datasets made %.2f allocations per item against %.2f for 1k: the work per item grows", large, small)
+	}
+}
