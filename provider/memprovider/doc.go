@@ -81,10 +81,13 @@
 //
 // # Storage
 //
-// Dataset bytes are stored in 1 MiB chunks filled straight from the reader,
-// so storing a 256 MiB dataset allocates about 256 MiB plus a few hundred
-// small headers, never a doubling buffer, and reading it back copies nothing
-// (the reader implements io.WriterTo). PutDataset reads to EOF before it
+// Dataset bytes are stored in 1 MiB chunks filled from the reader, so
+// storing a 256 MiB dataset allocates about 256 MiB plus a few hundred small
+// headers, never a doubling buffer, and reading it back copies nothing (the
+// reader implements io.WriterTo). Each chunk's first 64 KiB are read into a
+// small recycled buffer, and only data that fills it moves on to a whole
+// chunk, so a small dataset costs about its size and the read that finds the
+// end of a large one costs no chunk. PutDataset reads to EOF before it
 // commits under the lock; it refuses an existing version before reading and
 // again at commit, so nothing is left behind by a duplicate, a read error or
 // a context that ends mid-read (checked between chunks).
