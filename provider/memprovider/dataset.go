@@ -199,19 +199,19 @@ func (p *Provider) readChunks(ctx context.Context, content *provider.Content) ([
 // dataset nor the read that finds the end of a large one costs a whole
 // chunk. n is the bytes read into buf.
 func readChunk(content *provider.Content) (buf []byte, n int, err error) {
-	var small []byte
-	if b, ok := firstPool.Get().(*[]byte); ok {
-		small = *b
-	} else {
-		small = make([]byte, firstRead)
+	bp, ok := firstPool.Get().(*[]byte)
+	if !ok {
+		b := make([]byte, firstRead)
+		bp = &b
 	}
+	small := *bp
 	n, err = io.ReadFull(content, small)
 	if n < len(small) {
-		return small, n, err
+		return small, n, err // putChunk recycles it
 	}
 	buf = getChunk()
 	copy(buf, small)
-	firstPool.Put(&small)
+	firstPool.Put(bp)
 	m, err := io.ReadFull(content, buf[firstRead:])
 	return buf, firstRead + m, err
 }
