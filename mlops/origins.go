@@ -266,9 +266,9 @@ func getOrigins(md map[string]string) (raw string, present bool, err error) {
 //
 // The form encodeOrigins writes is read by a scanner of its own, and each
 // group's classification, rule and constraint are parsed once per Client
-// and then found again (groupCache); any other text — spaces, other key
-// order, escapes in an artifact — is read by encoding/json. Both apply the
-// same checks.
+// and then found again (groupCache). Any other text — spaces, other key
+// order, escapes in an artifact — and any origins the scanner finds wrong
+// are read by encoding/json, whose checks then decide.
 func (c *Client) decodeOrigins(s string) (origins, error) {
 	if os, ok := c.decodeCanonical(s); ok {
 		return os, nil
