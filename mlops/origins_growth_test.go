@@ -44,3 +44,42 @@ func TestSubmitJobWorkPerInputDoesNotGrow(t *testing.T) {
 		t.Errorf("SubmitJob made %.0f allocations per input with 100 inputs against %.0f with 10: its work per input grows with the inputs", hundred, ten)
 	}
 }
+
+// Origins are read by a scanner of their stored form, with a cache of what
+// each group says, before encoding/json. Origins laid out in that form but
+// wrong inside — an unknown classification, no rule, a constraint naming
+// an unknown region, no artifact, an empty artifact — still make the
+// dataset unusable for every read and decision, also after the same Client
+// has read good origins of the same layout.
+func TestCorruptOriginsInTheStoredFormFailClosed(t *testing.T) {
+	for name, bad := range map[string]string{
+		"classification": `[{"c":"secret","r":"restricted-eu","k":"EEA","a":["dataset mem/claims@1"]}]`,
+		"no rule":        `[{"c":"restricted","r":"","k":"EEA","a":["dataset mem/claims@1"]}]`,
+		"region":         `[{"c":"restricted","r":"restricted-eu","k":"azure/nowhere","a":["dataset mem/claims@1"]}]`,
+		"no artifact":    `[{"c":"restricted","r":"restricted-eu","k":"EEA","a":[]}]`,
+		"empty artifact": `[{"c":"restricted","r":"restricted-eu","k":"EEA","a":["dataset mem/claims@1",""]}]`,
+		"not itself":     `[{"c":"public","r":"public-anywhere","k":"anywhere","a":["dataset mem/other@1"]}]`,
+		"cut":            `[{"c":"restricted","r":"restricted-eu","k":"EEA","a":["dataset mem/claims@1"]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, nil, nil)
+			good := e.dataset("good", "1", "x")
+			_, err := e.c.GetDataset(e.ctx, good.Ref()) // the Client has read well-formed origins
+			require.NoError(t, err)
+			e.dataset("claims", "1", "x")
+			_, err = e.mem.UpdateDatasetMetadata(e.ctx, "claims", "1", map[string]string{"tideline_origins": bad}, "")
+			require.NoError(t, err)
+
+			_, err = e.c.GetDataset(e.ctx, mlops.DatasetRef{Name: "claims", Version: "1"})
+			requireCode(t, err, mlops.DataLoss, "claims@1")
+			_, err = mlops.Collect(e.c.ListDatasets(e.ctx, "claims"))
+			requireCode(t, err, mlops.DataLoss, "claims@1")
+			_, err = e.c.SubmitJob(e.ctx, jobSpec(&mlops.Dataset{Name: "claims", Version: "1"}))
+			requireCode(t, err, mlops.DataLoss)
+			_, err = e.c.CreateDataset(e.ctx, "derived", "1", strings.NewReader("y"), &mlops.CreateDatasetOptions{Location: euWest,
+				DerivedFrom: []mlops.DatasetRef{{Name: "claims", Version: "1"}}})
+			requireCode(t, err, mlops.DataLoss)
+			require.Equal(t, 0, e.mem.Counts().Jobs)
+		})
+	}
+}
