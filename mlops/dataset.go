@@ -206,6 +206,9 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 			if n, _ := strconv.ParseUint(version, 10, 63); n < floor {
 				version = strconv.FormatUint(floor, 10)
 			}
+			if version, err = c.skipDeleted(ctx, store, name, version); err != nil {
+				return nil, err
+			}
 		}
 		d.Version = version
 		res, err := c.putDataset(ctx, store, d, content, self, effective, recorded, opts.Labels, auto)
@@ -381,6 +384,21 @@ func (c *Client) wasDeleted(ctx context.Context, store provider.DataStore, name,
 		return false, nil
 	}
 	return false, err
+}
+
+// skipDeleted returns the first whole number from version on that no
+// deleted version of name had: a deleted version's number is never given
+// again, however many of the highest versions were deleted. Each number
+// costs one read of a deletion record.
+func (c *Client) skipDeleted(ctx context.Context, store provider.DataStore, name, version string) (string, error) {
+	for {
+		deleted, err := c.wasDeleted(ctx, store, name, version)
+		if err != nil || !deleted {
+			return version, err
+		}
+		n, _ := provider.VersionNumber(version)
+		version = strconv.FormatUint(n+1, 10)
+	}
 }
 
 // nextDatasetVersion returns the whole number after the dataset's highest

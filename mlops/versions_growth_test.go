@@ -178,3 +178,21 @@ func TestListDatasetsWorkPerItemDoesNotGrow(t *testing.T) {
 		t.Errorf("listing 10k datasets made %.2f allocations per item against %.2f for 1k: the work per item grows", large, small)
 	}
 }
+
+// A deleted version's number is never given again, however many of the
+// highest versions were deleted: the next auto-numbered create skips them
+// all. It used to count each deleted number as a lost race and give up
+// after 16 with Conflict, "too many concurrent creates".
+func TestNextVersionSkipsManyDeletedVersions(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	var all []*mlops.Dataset
+	for i := 1; i <= 20; i++ {
+		all = append(all, e.dataset("claims", "", "bytes "+strconv.Itoa(i)))
+	}
+	for _, d := range all[2:] {
+		require.NoError(t, d.Delete(e.ctx))
+	}
+	d, err := e.c.CreateDataset(e.ctx, "claims", "", strings.NewReader("new"), &mlops.CreateDatasetOptions{Location: euWest})
+	require.NoError(t, err)
+	require.Equal(t, "21", d.Version)
+}
