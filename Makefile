@@ -21,6 +21,8 @@ bench:
 	$(GO) test -run '^$$' -bench 'Decide' -benchtime 100000x -count 3 ./mlops
 	$(GO) test -run '^$$' -bench 'SubmitJobInputs' -benchtime 20x -count 3 ./mlops
 	$(GO) test -run '^$$' -bench 'BenchmarkList' -benchtime 3x -timeout 30m ./mlops
+	$(GO) test -run '^$$' -bench 'NextVersion' -benchtime 200x -count 2 ./mlops
+	$(GO) test -run '^$$' -bench 'OriginsGatherEncode' -count 2 ./mlops
 	$(GO) test -run '^$$' -bench . -benchmem -count 2 ./residency
 	$(GO) test -run '^$$' -bench 'VsBaseline' -benchtime 10x -count 2 ./audit
 	$(GO) test -run '^$$' -bench 'AppendMemory$$' -benchtime 1000000x -count 2 ./audit

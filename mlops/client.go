@@ -237,6 +237,7 @@ type Client struct {
 	versions  versionLocks
 	secrets   knownSecrets
 	gpus      gpuLedger
+	groups    groupCache // residency origins parsed, by their stored text
 }
 
 // NewClient returns a Client over the given providers.

@@ -149,7 +149,7 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 	// What binds the new version: its own origin, and everything that binds
 	// each parent now (upstream read again). It records one inherited
 	// origin per parent.
-	var parents origins
+	var parents originSet
 	known := map[string]origins{}
 	for i, ref := range opts.DerivedFrom {
 		parent, err := c.GetDataset(ctx, ref)
@@ -158,10 +158,10 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 		}
 		pa := datasetArtifact(parent.Location.Provider, parent.Name, parent.Version)
 		known[pa] = parent.Origins
-		parents = parents.merge(Origin{Artifact: pa})
+		parents.add(Origin{Artifact: pa})
 		d.DerivedFrom = append(d.DerivedFrom, parent.Ref())
 	}
-	recorded, effective, err := c.inheritAll(ctx, parents, known)
+	recorded, effective, err := c.inheritAll(ctx, parents.list, known)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %q DerivedFrom: %w", name, err)
 	}
@@ -205,6 +205,9 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 			}
 			if n, _ := strconv.ParseUint(version, 10, 63); n < floor {
 				version = strconv.FormatUint(floor, 10)
+			}
+			if version, err = c.skipDeleted(ctx, store, name, version); err != nil {
+				return nil, err
 			}
 		}
 		d.Version = version
@@ -383,40 +386,50 @@ func (c *Client) wasDeleted(ctx context.Context, store provider.DataStore, name,
 	return false, err
 }
 
-// bumpVersion returns the whole number after a numeric version.
-func bumpVersion(v string) string {
-	n, _ := strconv.ParseUint(v, 10, 63)
-	return strconv.FormatUint(n+1, 10)
+// skipDeleted returns the first whole number from version on that no
+// deleted version of name had: a deleted version's number is never given
+// again, however many of the highest versions were deleted. Each number
+// costs one read of a deletion record.
+func (c *Client) skipDeleted(ctx context.Context, store provider.DataStore, name, version string) (string, error) {
+	for {
+		deleted, err := c.wasDeleted(ctx, store, name, version)
+		if err != nil || !deleted {
+			return version, err
+		}
+		n, _ := provider.VersionNumber(version)
+		version = strconv.FormatUint(n+1, 10)
+	}
 }
 
+// nextDatasetVersion returns the whole number after the dataset's highest
+// numeric version, "1" when it has none.
 func (c *Client) nextDatasetVersion(ctx context.Context, store provider.DataStore, name string) (string, error) {
-	var infos []*provider.DatasetInfo
+	var latest *provider.DatasetInfo
 	err := c.retry(ctx, "", func() (err error) {
-		infos, err = store.ListDatasets(ctx, name)
+		latest, err = latestDataset(ctx, store, name)
 		return err
 	})
+	if provider.CodeOf(err) == NotFound {
+		return "1", nil
+	}
 	if err != nil {
 		return "", err
 	}
-	return nextNumber(infos, func(in *provider.DatasetInfo) string { return in.Version }), nil
-}
-
-// nextNumber returns the whole number after the highest numeric version
-// among items; versions that are not numbers are ignored.
-func nextNumber[T any](items []T, version func(T) string) string {
-	var highest uint64
-	for _, it := range items {
-		if n, err := strconv.ParseUint(version(it), 10, 63); err == nil && n > highest {
-			highest = n
-		}
-	}
-	return strconv.FormatUint(highest+1, 10)
+	n, _ := provider.VersionNumber(latest.Version) // not a number: no version is, and 0 + 1 is next
+	return strconv.FormatUint(n+1, 10), nil
 }
 
 // datasetFromInfo reads a stored version back, residency included. A
 // version written by something other than Tideline has no classification:
 // it is treated as restricted, the careful guess, rather than as public.
 func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) (*Dataset, error) {
+	return c.decodeDataset(providerName, in, nil)
+}
+
+// decodeDataset is datasetFromInfo with places, when not nil, keeping the
+// catalog's answer for each region of the provider, so that a list looks a
+// region up once rather than once a version.
+func (c *Client) decodeDataset(providerName string, in *provider.DatasetInfo, places map[string]residency.Region) (*Dataset, error) {
 	class, err := residency.ParseClassification(in.Metadata[metaClassification])
 	if err != nil || !class.Valid() {
 		class = residency.Restricted
@@ -427,7 +440,13 @@ func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) 
 		return nil, err
 	}
 	loc := Location{Provider: providerName, Region: in.Region}
-	place, _ := c.opts.Catalog.Lookup(c.cloudOf(loc), in.Region)
+	place, known := places[in.Region]
+	if !known {
+		place, _ = c.opts.Catalog.Lookup(c.cloudOf(loc), in.Region)
+		if places != nil {
+			places[in.Region] = place
+		}
+	}
 	return &Dataset{
 		Name: in.Name, Version: in.Version,
 		Location:       loc,
@@ -587,24 +606,33 @@ func (c *Client) GetDataset(ctx context.Context, ref DatasetRef) (*Dataset, erro
 }
 
 // latestDataset returns the latest version of a dataset: the highest whole
-// number among its versions, or the newest when none is a number.
+// number among its versions, or the newest when none is a number. A store
+// that keeps its latest version (provider.LatestDatasetReader) answers at
+// once; any other is listed, which costs time in the number of versions.
 func latestDataset(ctx context.Context, store provider.DataStore, name string) (*provider.DatasetInfo, error) {
+	if lr, ok := store.(provider.LatestDatasetReader); ok {
+		info, err := lr.LatestDataset(ctx, name)
+		if provider.CodeOf(err) == NotFound {
+			return nil, errorf(NotFound, "dataset %s has no version", name)
+		}
+		return info, err
+	}
 	infos, err := store.ListDatasets(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	var best *provider.DatasetInfo
 	var bestN uint64
+	bestNum := false
 	for _, in := range infos {
 		if in.Name != name {
 			continue
 		}
-		n, nerr := strconv.ParseUint(in.Version, 10, 63)
-		switch {
-		case nerr == nil && n >= bestN:
-			best, bestN = in, n
-		case bestN == 0 && nerr != nil:
-			best = in // ordered by creation time: the newest wins among non-numbers
+		// The list is ordered by creation time: among equals the newest
+		// wins.
+		n, num := provider.VersionNumber(in.Version)
+		if best == nil || num && (!bestNum || n >= bestN) || !num && !bestNum {
+			best, bestN, bestNum = in, n, num
 		}
 	}
 	if best == nil {
@@ -638,11 +666,12 @@ func (c *Client) ListDatasets(ctx context.Context, name string) iter.Seq2[*Datas
 				yield(nil, err)
 				return
 			}
+			places := map[string]residency.Region{}
 			for _, in := range infos {
 				if in.Name == tombstoneName {
 					continue // deletion records are not datasets
 				}
-				d, err := c.datasetFromInfo(pn, in)
+				d, err := c.decodeDataset(pn, in, places)
 				if !yield(d, err) || err != nil {
 					return
 				}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/tideline-ml/tideline/provider"
@@ -61,29 +62,57 @@ func (os origins) classification() residency.Classification {
 }
 
 // merge adds the origins of more that are not in os yet. It is linear in
-// the total, whatever the sizes.
+// the total, whatever the sizes; code that adds origins one group at a time
+// keeps an originSet instead, so that each addition costs what it adds.
 func (os origins) merge(more ...Origin) origins {
 	if len(more) == 0 {
 		return os
 	}
-	seen := make(map[string][]residency.Constraint, len(os)+len(more))
-	for _, o := range os {
-		seen[o.Artifact] = append(seen[o.Artifact], o.Constraint)
+	var s originSet
+	s.add(os...)
+	s.add(more...)
+	return s.list
+}
+
+// originSet is a set of origins in the order they were added, indexed by
+// artifact, so that adding an origin costs the same however many the set
+// holds: one origin is kept per artifact and constraint.
+type originSet struct {
+	list origins
+	// first is the index in list of each artifact's first origin; next
+	// chains the further origins of one artifact (-1 ends a chain).
+	first map[string]int32
+	next  []int32
+}
+
+// add adds the origins that are not in the set yet.
+func (s *originSet) add(more ...Origin) {
+	if s.first == nil {
+		s.first = make(map[string]int32, len(more))
 	}
 	for _, o := range more {
+		i, ok := s.first[o.Artifact]
+		last := int32(-1)
 		dup := false
-		for _, k := range seen[o.Artifact] {
-			if k.Equal(o.Constraint) {
+		for ok && i >= 0 {
+			if s.list[i].Constraint.Equal(o.Constraint) {
 				dup = true
 				break
 			}
+			last, i = i, s.next[i]
 		}
-		if !dup {
-			os = append(os, o)
-			seen[o.Artifact] = append(seen[o.Artifact], o.Constraint)
+		if dup {
+			continue
+		}
+		at := int32(len(s.list))
+		s.list = append(s.list, o)
+		s.next = append(s.next, -1)
+		if !ok {
+			s.first[o.Artifact] = at
+		} else {
+			s.next[last] = at
 		}
 	}
-	return os
 }
 
 // The stored form.
@@ -131,8 +160,27 @@ func encodeOrigins(os origins) string {
 	}
 	index := make(map[key]int, 4)
 	groups := make([]originGroup, 0, 4)
+	// Inputs under one rule share a constraint: each distinct constraint
+	// is encoded once, found again by comparison, which costs less.
+	type encoded struct {
+		k   residency.Constraint
+		enc string
+	}
+	var seen []encoded
 	for _, o := range os {
-		enc := o.Constraint.Encode()
+		enc := ""
+		for _, e := range seen {
+			if e.k.Equal(o.Constraint) {
+				enc = e.enc
+				break
+			}
+		}
+		if enc == "" {
+			enc = o.Constraint.Encode()
+			if len(seen) < 8 {
+				seen = append(seen, encoded{o.Constraint, enc})
+			}
+		}
 		kk := key{o.Classification, o.Rule, enc}
 		i, ok := index[kk]
 		if !ok {
@@ -215,7 +263,21 @@ func getOrigins(md map[string]string) (raw string, present bool, err error) {
 // artifacts, an unknown classification or constraint — is an error, never
 // "no constraint": the artifact's residency is then unknown, and the caller
 // must fail closed.
+//
+// The form encodeOrigins writes is read by a scanner of its own, and each
+// group's classification, rule and constraint are parsed once per Client
+// and then found again (groupCache). Any other text — spaces, other key
+// order, escapes in an artifact — and any origins the scanner finds wrong
+// are read by encoding/json, whose checks then decide.
 func (c *Client) decodeOrigins(s string) (origins, error) {
+	if os, ok := c.decodeCanonical(s); ok {
+		return os, nil
+	}
+	return c.decodeOriginsJSON(s)
+}
+
+// decodeOriginsJSON is decodeOrigins through encoding/json, for any text.
+func (c *Client) decodeOriginsJSON(s string) (origins, error) {
 	t := strings.TrimSpace(s)
 	if !strings.HasPrefix(t, "[") {
 		return nil, fmt.Errorf("not a JSON array")
@@ -230,25 +292,193 @@ func (c *Client) decodeOrigins(s string) (origins, error) {
 	}
 	out := make(origins, 0, n)
 	for i, g := range groups {
-		class, err := residency.ParseClassification(g.Classification)
-		if err != nil || !class.Valid() {
-			return nil, fmt.Errorf("group %d: classification %q", i, g.Classification)
-		}
-		if g.Rule == "" || len(g.Artifacts) == 0 {
-			return nil, fmt.Errorf("group %d has no rule or no artifacts", i)
-		}
-		k, err := c.opts.Catalog.ParseConstraint(g.Constraint)
+		h, err := c.parseGroupHead(i, g.Classification, g.Rule, g.Constraint)
 		if err != nil {
-			return nil, fmt.Errorf("group %d: %w", i, err)
+			return nil, err
+		}
+		if len(g.Artifacts) == 0 {
+			return nil, fmt.Errorf("group %d has no rule or no artifacts", i)
 		}
 		for _, a := range g.Artifacts {
 			if a == "" {
 				return nil, fmt.Errorf("group %d names an empty artifact", i)
 			}
-			out = append(out, Origin{Artifact: a, Classification: class, Rule: g.Rule, Constraint: k})
+			out = append(out, Origin{Artifact: a, Classification: h.class, Rule: h.rule, Constraint: h.k})
 		}
 	}
 	return out, nil
+}
+
+// groupHead is what one group says of all its artifacts.
+type groupHead struct {
+	class residency.Classification
+	rule  string
+	k     residency.Constraint
+}
+
+// parseGroupHead checks and parses group i's classification, rule and
+// constraint.
+func (c *Client) parseGroupHead(i int, class, rule, constraint string) (groupHead, error) {
+	cl, err := residency.ParseClassification(class)
+	if err != nil || !cl.Valid() {
+		return groupHead{}, fmt.Errorf("group %d: classification %q", i, class)
+	}
+	if rule == "" {
+		return groupHead{}, fmt.Errorf("group %d has no rule or no artifacts", i)
+	}
+	k, err := c.opts.Catalog.ParseConstraint(constraint)
+	if err != nil {
+		return groupHead{}, fmt.Errorf("group %d: %w", i, err)
+	}
+	return groupHead{class: cl, rule: rule, k: k}, nil
+}
+
+// groupCache keeps the group heads a Client has parsed, by their stored
+// text, so that the many artifacts stored under a few rules cost a lookup
+// each rather than a parse. Only heads that parsed are kept, and at most
+// maxGroupCache of them: the text comes from provider metadata, which a
+// Client does not control.
+type groupCache struct {
+	mu sync.Mutex
+	m  map[string]groupHead
+}
+
+const maxGroupCache = 256
+
+// decodeCanonical reads origins in exactly the form encodeOrigins writes:
+// [{"c":"…","r":"…","k":"…","a":["…",…]},…] with no space, the keys in that
+// order, printable ASCII alone, and no escape in an artifact. ok is false
+// for anything else, and for origins that fail a check: decodeOrigins then
+// reads them with encoding/json, which says what is wrong.
+func (c *Client) decodeCanonical(s string) (out origins, ok bool) {
+	const headPrefix = `{"c":"`
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return nil, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return nil, false
+		}
+	}
+	// str reads a JSON string starting at s[i] == '"' and returns the
+	// index after its closing quote; escapes are skipped over, not read.
+	str := func(i int) (end int, escaped, ok bool) {
+		if i >= len(s) || s[i] != '"' {
+			return 0, false, false
+		}
+		for j := i + 1; j < len(s); j++ {
+			switch s[j] {
+			case '\\':
+				escaped = true
+				j++
+			case '"':
+				return j + 1, escaped, true
+			}
+		}
+		return 0, false, false
+	}
+	// at is s[i], or 0 past the end.
+	at := func(i int) byte {
+		if i < len(s) {
+			return s[i]
+		}
+		return 0
+	}
+	pos := 1
+	if s == "[]" {
+		return origins{}, true
+	}
+	for gi := 0; ; gi++ {
+		// The head: {"c":"…","r":"…","k":"…",
+		if !strings.HasPrefix(s[pos:], headPrefix) {
+			return nil, false
+		}
+		start := pos
+		end, _, ok := str(pos + len(headPrefix) - 1)
+		if !ok || !strings.HasPrefix(s[end:], `,"r":`) {
+			return nil, false
+		}
+		if end, _, ok = str(end + len(`,"r":`)); !ok || !strings.HasPrefix(s[end:], `,"k":`) {
+			return nil, false
+		}
+		if end, _, ok = str(end + len(`,"k":`)); !ok || !strings.HasPrefix(s[end:], `,"a":[`) {
+			return nil, false
+		}
+		h, err := c.groupHead(gi, s[start:end])
+		if err != nil {
+			return nil, false // encoding/json says what is wrong
+		}
+		pos = end + len(`,"a":[`)
+		if at(pos) == ']' {
+			return nil, false
+		}
+		for {
+			end, escaped, ok := str(pos)
+			if !ok || escaped {
+				return nil, false
+			}
+			a := s[pos+1 : end-1]
+			if a == "" {
+				return nil, false
+			}
+			if out == nil {
+				out = make(origins, 0, 1) // a dataset made from nothing has one
+			}
+			out = append(out, Origin{Artifact: a, Classification: h.class, Rule: h.rule, Constraint: h.k})
+			pos = end
+			if at(pos) == ',' {
+				pos++
+				continue
+			}
+			if at(pos) != ']' {
+				return nil, false
+			}
+			pos++
+			break
+		}
+		if at(pos) != '}' {
+			return nil, false
+		}
+		pos++
+		switch {
+		case pos == len(s)-1:
+			return out, true
+		case at(pos) == ',':
+			pos++
+		default:
+			return nil, false
+		}
+	}
+}
+
+// groupHead returns the head of group i from its stored text,
+// {"c":"…","r":"…","k":"…" — from the Client's cache, or parsed and added to
+// it.
+func (c *Client) groupHead(i int, text string) (groupHead, error) {
+	gc := &c.groups
+	gc.mu.Lock()
+	h, ok := gc.m[text]
+	gc.mu.Unlock()
+	if ok {
+		return h, nil
+	}
+	var g originGroup
+	if err := json.Unmarshal([]byte(text+`}`), &g); err != nil {
+		return groupHead{}, err
+	}
+	h, err := c.parseGroupHead(i, g.Classification, g.Rule, g.Constraint)
+	if err != nil {
+		return groupHead{}, err
+	}
+	gc.mu.Lock()
+	if gc.m == nil {
+		gc.m = make(map[string]groupHead)
+	}
+	if len(gc.m) < maxGroupCache {
+		gc.m[strings.Clone(text)] = h
+	}
+	gc.mu.Unlock()
+	return h, nil
 }
 
 // asciiOnly escapes every non-ASCII rune of a JSON text as \uXXXX, so that
@@ -383,7 +613,7 @@ func inherited(d *Dataset, os origins) Origin {
 // known holds datasets the caller has read already, by artifact name, with
 // their stored origins.
 func (c *Client) effectiveOrigins(ctx context.Context, recorded []Origin, known map[string]origins) (origins, error) {
-	var out origins
+	var out originSet
 	visited := make(map[string]bool, len(recorded))
 	queue := append([]Origin(nil), recorded...)
 	for len(queue) > 0 {
@@ -391,7 +621,7 @@ func (c *Client) effectiveOrigins(ctx context.Context, recorded []Origin, known 
 		queue = queue[1:]
 		ref, isDataset := parseDatasetArtifact(o.Artifact)
 		if !isDataset {
-			out = out.merge(o)
+			out.add(o)
 			continue
 		}
 		if visited[o.Artifact] {
@@ -409,19 +639,19 @@ func (c *Client) effectiveOrigins(ctx context.Context, recorded []Origin, known 
 			}
 		}
 		if !ok {
-			out = out.merge(o) // cannot be read: what was recorded stands
+			out.add(o) // cannot be read: what was recorded stands
 			continue
 		}
 		visited[o.Artifact] = true
 		for _, s := range stored {
 			if s.Artifact == o.Artifact {
-				out = out.merge(s)
+				out.add(s)
 			} else {
 				queue = append(queue, s)
 			}
 		}
 	}
-	return out, nil
+	return out.list, nil
 }
 
 // refreshOrigins is effectiveOrigins with nothing read yet.
@@ -485,14 +715,18 @@ func tombstoneVersion(name, version string) string {
 // "inherited" origin per upstream dataset, with what binds it now; other
 // origins as they are — and what binds the new artifact now, for the
 // decision.
+//
+// Its work is linear in the origins it reads: the sets it returns are kept
+// across the inputs, never rebuilt for each.
 func (c *Client) inheritAll(ctx context.Context, from origins, known map[string]origins) (recorded, decide origins, err error) {
 	if known == nil {
 		known = map[string]origins{}
 	}
+	var rec, dec originSet
 	for _, o := range from {
 		if _, ok := parseDatasetArtifact(o.Artifact); !ok {
-			recorded = recorded.merge(o)
-			decide = decide.merge(o)
+			rec.add(o)
+			dec.add(o)
 			continue
 		}
 		eff, err := c.effectiveOrigins(ctx, []Origin{o}, known)
@@ -502,8 +736,8 @@ func (c *Client) inheritAll(ctx context.Context, from origins, known map[string]
 		if len(eff) == 0 {
 			return nil, nil, errorf(Internal, "%s resolved to no origins", o.Artifact)
 		}
-		recorded = recorded.merge(Origin{Artifact: o.Artifact, Classification: eff.classification(), Rule: "inherited", Constraint: eff.constraint()})
-		decide = decide.merge(eff...)
+		rec.add(Origin{Artifact: o.Artifact, Classification: eff.classification(), Rule: "inherited", Constraint: eff.constraint()})
+		dec.add(eff...)
 	}
-	return recorded, decide, nil
+	return rec.list, dec.list, nil
 }

@@ -165,9 +165,9 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 		mv.ArtifactURI = job.OutputURI
 		mv.SourceJob, mv.TrainedBy = job.ID, job.SubmittedBy
 	}
-	var from origins
+	var from originSet
 	if job != nil {
-		from = from.merge(job.Origins...)
+		from.add(job.Origins...)
 	} else {
 		traced, untraced, err := r.c.traceArtifact(ctx, model, src.ArtifactURI)
 		if err != nil {
@@ -179,11 +179,11 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 			}
 			job = traced
 			mv.SourceJob, mv.TrainedBy = traced.ID, traced.SubmittedBy
-			from = from.merge(traced.Origins...)
+			from.add(traced.Origins...)
 		} else if len(opts.DerivedFrom) == 0 {
 			// Nothing says where the artifact's data came from: it is
 			// treated as the most sensitive data could be.
-			from = from.merge(untraced)
+			from.add(untraced)
 		}
 	}
 	known := map[string]origins{}
@@ -194,10 +194,10 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 		}
 		a := datasetArtifact(d.Location.Provider, d.Name, d.Version)
 		known[a] = d.Origins
-		from = from.merge(Origin{Artifact: a})
+		from.add(Origin{Artifact: a})
 		mv.DerivedFrom = append(mv.DerivedFrom, d.Ref())
 	}
-	recorded, os, err := r.c.inheritAll(ctx, from, known)
+	recorded, os, err := r.c.inheritAll(ctx, from.list, known)
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", model, err)
 	}
@@ -255,16 +255,50 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 	return res.(*ModelVersion), nil
 }
 
+// nextVersion returns the number after the model's highest version, "1"
+// for a model without one.
 func (r *ModelRegistry) nextVersion(ctx context.Context, reg provider.Registry, model string) (string, error) {
-	var infos []*provider.ModelVersionInfo
-	err := r.c.retry(ctx, r.name, func() (err error) {
-		infos, err = reg.ListModelVersions(ctx, model)
-		return err
-	})
+	latest, err := r.latestVersion(ctx, reg, model)
+	if provider.CodeOf(err) == NotFound {
+		return "1", nil
+	}
 	if err != nil {
 		return "", err
 	}
-	return nextNumber(infos, func(in *provider.ModelVersionInfo) string { return in.Version }), nil
+	n, _ := provider.VersionNumber(latest)
+	return strconv.FormatUint(n+1, 10), nil
+}
+
+// latestVersion returns the model's highest version number. A registry
+// that keeps it (provider.LatestModelVersionReader) answers at once; any
+// other is listed, which costs time in the number of versions. Errors:
+// NotFound when the model has no version.
+func (r *ModelRegistry) latestVersion(ctx context.Context, reg provider.Registry, model string) (string, error) {
+	var latest string
+	err := r.c.retry(ctx, r.name, func() error {
+		if lr, ok := reg.(provider.LatestModelVersionReader); ok {
+			info, err := lr.LatestModelVersion(ctx, model)
+			if err == nil {
+				latest = info.Version
+			}
+			return err
+		}
+		infos, err := reg.ListModelVersions(ctx, model)
+		if err != nil {
+			return err
+		}
+		var highest uint64
+		for _, in := range infos {
+			if n, ok := provider.VersionNumber(in.Version); ok && n > highest {
+				highest, latest = n, in.Version
+			}
+		}
+		return nil
+	})
+	if err == nil && latest == "" || provider.CodeOf(err) == NotFound {
+		return "", errorf(NotFound, "model %q has no version", model)
+	}
+	return latest, err
 }
 
 func (r *ModelRegistry) fromInfo(providerName string, in *provider.ModelVersionInfo) (*ModelVersion, error) {
@@ -301,19 +335,11 @@ func (r *ModelRegistry) Get(ctx context.Context, model, versionOrAlias string) (
 	reg, _ := r.c.registry(r.name)
 	version := versionOrAlias
 	if version == "" {
-		var infos []*provider.ModelVersionInfo
-		err := r.c.retry(ctx, r.name, func() (err error) {
-			infos, err = reg.ListModelVersions(ctx, model)
-			return err
-		})
+		latest, err := r.latestVersion(ctx, reg, model)
 		if err != nil {
 			return nil, err
 		}
-		if len(infos) == 0 {
-			return nil, errorf(NotFound, "model %q has no version", model)
-		}
-		next, _ := strconv.ParseUint(nextNumber(infos, func(in *provider.ModelVersionInfo) string { return in.Version }), 10, 63)
-		version = strconv.FormatUint(next-1, 10)
+		version = latest
 	}
 	if provider.ValidateModelVersion("", version) != nil {
 		if err := provider.ValidateName("model version or alias", versionOrAlias); err != nil {

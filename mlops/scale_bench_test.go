@@ -198,3 +198,28 @@ func BenchmarkSubmitJobInputs(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNextVersion creates the next auto-numbered version of a dataset
+// (CreateDataset with an empty version) and registers the next version of a
+// model, with 10, 1k and 100k versions there already. Flat across the
+// sizes when the provider keeps its latest version.
+func BenchmarkNextVersion(b *testing.B) {
+	for _, n := range []int{10, 1_000, 100_000} {
+		e := newScaleEnv(b)
+		e.fillDatasetVersions(b, n)
+		e.fillModelVersions(b, n)
+		ops := versionOps(e)
+		for _, op := range []string{"CreateDataset", "Register"} {
+			b.Run(fmt.Sprintf("%s/versions=%s", op, sizeName(n)), func(b *testing.B) {
+				var cpu int64
+				b.ReportAllocs()
+				for b.Loop() {
+					cpu -= cpuTime()
+					ops[op](b)
+					cpu += cpuTime()
+				}
+				b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+			})
+		}
+	}
+}

@@ -179,7 +179,7 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 	// goroutines, so the resolved inputs go into a copy.
 	spec.Inputs = slices.Clone(spec.Inputs)
 	known := make(map[string]origins, len(spec.Inputs))
-	var recorded origins
+	var from originSet
 	for i, in := range spec.Inputs {
 		d, err := c.GetDataset(ctx, in.Dataset)
 		if err != nil {
@@ -188,10 +188,10 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 		spec.Inputs[i].Dataset.Provider = d.Location.Provider
 		inputs[i] = d
 		known[datasetArtifact(d.Location.Provider, d.Name, d.Version)] = d.Origins
-		recorded = recorded.merge(Origin{Artifact: datasetArtifact(d.Location.Provider, d.Name, d.Version)})
+		from.add(Origin{Artifact: datasetArtifact(d.Location.Provider, d.Name, d.Version)})
 		resolved[i] = provider.JobInput{Name: in.Name, URI: d.URI, Digest: d.Digest, Dataset: d.Name, Version: d.Version}
 	}
-	recorded, os, err := c.inheritAll(ctx, recorded, known)
+	recorded, os, err := c.inheritAll(ctx, from.list, known)
 	if err != nil {
 		return nil, fmt.Errorf("job inputs: %w", err)
 	}

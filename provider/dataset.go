@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"hash"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/tideline-ml/tideline/secret"
@@ -53,6 +54,34 @@ type DataStore interface {
 	// does: until then the version may still be found, listed and read, and
 	// its name and version stay taken. Errors: NotFound.
 	DeleteDataset(ctx context.Context, name, version string) error
+}
+
+// LatestDatasetReader is an optional capability of a DataStore: the latest
+// version of a dataset, answered from the store's own ordering or index, so
+// that it costs about the same at ten versions as at a hundred thousand (a
+// driver keeps the highest version number alongside the versions, or asks a
+// service that keeps one, such as a registry's latest version or an index
+// over labels). mlops uses it to number a new version and to read "the
+// latest"; with a store that does not offer it, mlops lists every version
+// of the dataset instead, which costs time in the number of versions.
+type LatestDatasetReader interface {
+	// LatestDataset returns the latest version of name: of the versions
+	// whose version is a whole number (VersionNumber), the one with the
+	// highest number; when none is, the one ListDatasets(name) lists last.
+	// Among versions of one number ("7" and "07") it is the one listed
+	// last. The answer is the one ListDatasets(name) at the same moment
+	// gives by that rule: a version is counted from when it can be listed
+	// until it can no longer be (a delete that finishes after its call
+	// returns is counted until it finishes).
+	// Errors: NotFound when name has no version.
+	LatestDataset(ctx context.Context, name string) (*DatasetInfo, error)
+}
+
+// VersionNumber reads a version as a whole number: decimal digits alone,
+// below 2^63. ok is false for any other version ("v1", "1.0", "2026-01").
+func VersionNumber(version string) (n uint64, ok bool) {
+	n, err := strconv.ParseUint(version, 10, 63)
+	return n, err == nil
 }
 
 // Granter is an optional capability of a DataStore: short-lived, read-only

@@ -5,7 +5,8 @@
 // offers: DataStore (immutable, versioned datasets), Trainer (GPU training
 // jobs), Registry (model versions, approvals and aliases) and Serving
 // (endpoints, deployments and traffic splits). Optional refinements —
-// JobWatcher, JobLogger — are found by type assertion, in the manner of
+// JobWatcher, JobLogger, Granter, LatestDatasetReader,
+// LatestModelVersionReader — are found by type assertion, in the manner of
 // database/sql/driver, so adding a capability never breaks an existing
 // driver. Users do not call drivers directly: mlops validates input, applies
 // policy, writes the audit record and then calls the driver with a resolved

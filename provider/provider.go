@@ -42,6 +42,10 @@ const (
 	CapJobWatch  Capability = "job-watch"
 	CapJobLogs   Capability = "job-logs"
 	CapGrants    Capability = "grants"
+	// CapLatestDataset is LatestDatasetReader; CapLatestModel is
+	// LatestModelVersionReader.
+	CapLatestDataset Capability = "latest-dataset"
+	CapLatestModel   Capability = "latest-model-version"
 )
 
 // Capabilities reports which capabilities p offers, in the order of the
@@ -68,6 +72,12 @@ func Capabilities(p Provider) []Capability {
 	}
 	if _, ok := p.(Granter); ok {
 		caps = append(caps, CapGrants)
+	}
+	if _, ok := p.(LatestDatasetReader); ok {
+		caps = append(caps, CapLatestDataset)
+	}
+	if _, ok := p.(LatestModelVersionReader); ok {
+		caps = append(caps, CapLatestModel)
 	}
 	return caps
 }

@@ -49,6 +49,20 @@ type Registry interface {
 	Aliases(ctx context.Context, model string) (map[string]string, error)
 }
 
+// LatestModelVersionReader is an optional capability of a Registry: a
+// model's highest version number, answered from the registry's own record
+// of it (Azure Machine Learning keeps a model's latest version) or an index,
+// so that it costs about the same at ten versions as at a hundred thousand.
+// mlops uses it to number a new version and to read a model's latest
+// version; with a registry that does not offer it, mlops lists every
+// version of the model instead, which costs time in the number of versions.
+type LatestModelVersionReader interface {
+	// LatestModelVersion returns the version of model with the highest
+	// number: the last one ListModelVersions(model) lists at the same
+	// moment. Errors: NotFound when the model has no version.
+	LatestModelVersion(ctx context.Context, model string) (*ModelVersionInfo, error)
+}
+
 // ModelVersionSpec is a resolved request to register a model version.
 type ModelVersionSpec struct {
 	Model, Version string

@@ -35,6 +35,7 @@ func (h *conformanceHarness) Capabilities() []provider.Capability {
 	return []provider.Capability{
 		provider.CapDataStore, provider.CapTrainer, provider.CapRegistry,
 		provider.CapServing, provider.CapJobWatch, provider.CapJobLogs, provider.CapGrants,
+		provider.CapLatestDataset, provider.CapLatestModel,
 	}
 }
 

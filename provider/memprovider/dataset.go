@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/tideline-ml/tideline/provider"
 )
@@ -110,7 +111,32 @@ func (p *Provider) putDataset(ctx context.Context, req *provider.PutDatasetReque
 		p.datasets[req.Name] = versions
 	}
 	versions[req.Version] = d
+	p.sorted = nil
+	if cur := p.latest[req.Name]; cur == nil || laterVersion(d, cur) {
+		p.latest[req.Name] = d
+	}
 	return d.copyInfo(), nil
+}
+
+// listOrder is ListDatasets's order among the versions of one name: by
+// creation time, then by creation order.
+func listOrder(a, b *dataset) int {
+	return cmp.Or(a.info.Created.Compare(b.info.Created), cmp.Compare(a.seq, b.seq))
+}
+
+// laterVersion reports whether a comes after b in LatestDataset's order:
+// whole numbers after other versions, higher numbers after lower ones,
+// and otherwise ListDatasets's order.
+func laterVersion(a, b *dataset) bool {
+	na, aNum := provider.VersionNumber(a.info.Version)
+	nb, bNum := provider.VersionNumber(b.info.Version)
+	if aNum != bNum {
+		return aNum
+	}
+	if aNum && na != nb {
+		return na > nb
+	}
+	return listOrder(a, b) > 0
 }
 
 func (p *Provider) checkNewDatasetLocked(name, version string) error {
@@ -119,6 +145,18 @@ func (p *Provider) checkNewDatasetLocked(name, version string) error {
 	}
 	return nil
 }
+
+// firstRead is the size of the buffer the first bytes of each chunk are
+// read into. Only data that fills it moves on to a whole chunk, so a small
+// dataset costs about its own size rather than a chunk.
+const firstRead = 64 << 10
+
+// chunkPool and firstPool recycle the buffers a dataset's last chunk and
+// its first bytes were read into, so that many datasets do not each leave
+// a buffer of garbage. They belong to the package, not to a Provider: a
+// pool inside the Provider would keep a dropped provider, and every dataset
+// it holds, reachable until the pool is cleared a collection later.
+var chunkPool, firstPool sync.Pool
 
 // readChunks reads content to EOF into chunks, checking ctx before each one.
 // A short last chunk is copied into a buffer of its own length when that
@@ -129,8 +167,7 @@ func (p *Provider) readChunks(ctx context.Context, content *provider.Content) ([
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		buf := p.getChunk()
-		n, err := io.ReadFull(content, buf)
+		buf, n, err := readChunk(content)
 		if n == len(buf) {
 			chunks = append(chunks, buf)
 			continue
@@ -139,35 +176,63 @@ func (p *Provider) readChunks(ctx context.Context, content *provider.Content) ([
 		// Done tells that apart from a reader that failed with
 		// ErrUnexpectedEOF itself, whose error must reach the caller as is.
 		if !content.Done() || (err != io.EOF && err != io.ErrUnexpectedEOF) {
-			p.putChunk(buf)
+			putChunk(buf)
 			return nil, err
 		}
 		switch {
 		case n == 0:
-			p.putChunk(buf)
+			putChunk(buf)
 		case n > chunkSize/2:
 			chunks = append(chunks, buf[:n:n])
 		default:
 			tail := make([]byte, n)
 			copy(tail, buf)
-			p.putChunk(buf)
+			putChunk(buf)
 			chunks = append(chunks, tail)
 		}
 		return chunks, nil
 	}
 }
 
-func (p *Provider) getChunk() []byte {
-	if b, ok := p.chunks.Get().(*[]byte); ok {
+// readChunk reads the next chunk: into a buffer of firstRead bytes, and
+// into a whole chunk only once that is full, so that neither a small
+// dataset nor the read that finds the end of a large one costs a whole
+// chunk. n is the bytes read into buf.
+func readChunk(content *provider.Content) (buf []byte, n int, err error) {
+	bp, ok := firstPool.Get().(*[]byte)
+	if !ok {
+		b := make([]byte, firstRead)
+		bp = &b
+	}
+	small := *bp
+	n, err = io.ReadFull(content, small)
+	if n < len(small) {
+		return small, n, err // putChunk recycles it
+	}
+	buf = getChunk()
+	copy(buf, small)
+	firstPool.Put(bp)
+	m, err := io.ReadFull(content, buf[firstRead:])
+	return buf, firstRead + m, err
+}
+
+func getChunk() []byte {
+	if b, ok := chunkPool.Get().(*[]byte); ok {
 		return *b
 	}
 	return make([]byte, chunkSize)
 }
 
-func (p *Provider) putChunk(b []byte) {
-	if cap(b) == chunkSize {
+// putChunk recycles a buffer getChunk or readChunk made; any other is
+// left to the garbage collector.
+func putChunk(b []byte) {
+	switch cap(b) {
+	case chunkSize:
 		b = b[:chunkSize]
-		p.chunks.Put(&b)
+		chunkPool.Put(&b)
+	case firstRead:
+		b = b[:firstRead]
+		firstPool.Put(&b)
 	}
 }
 
@@ -201,6 +266,10 @@ func (p *Provider) datasetLocked(name, version string) (*dataset, error) {
 // ListDatasets returns the versions of the named dataset, or of every
 // dataset when name is empty, ordered by name and then by creation time
 // (creation order when times are equal). An unknown name gives an empty list.
+//
+// The order of every version is kept between calls until a version is
+// stored or deleted, so that listing everything again costs the copies
+// alone.
 func (p *Provider) ListDatasets(ctx context.Context, name string) ([]*provider.DatasetInfo, error) {
 	c, err := p.enter(ctx, "ListDatasets", name)
 	if err != nil {
@@ -209,28 +278,72 @@ func (p *Provider) ListDatasets(ctx context.Context, name string) ([]*provider.D
 	p.mu.Lock()
 	var found []*dataset
 	if name == "" {
-		for _, versions := range p.datasets {
-			for _, d := range versions {
-				found = append(found, d)
-			}
-		}
+		found = p.sortedLocked()
 	} else {
 		for _, d := range p.datasets[name] {
 			found = append(found, d)
 		}
+		slices.SortFunc(found, listOrder)
 	}
-	slices.SortFunc(found, func(a, b *dataset) int {
-		return cmp.Or(
-			cmp.Compare(a.info.Name, b.info.Name),
-			a.info.Created.Compare(b.info.Created),
-			cmp.Compare(a.seq, b.seq))
-	})
 	out := make([]*provider.DatasetInfo, len(found))
+	// The copies are made in blocks, which costs one allocation a block
+	// rather than one a version, yet does not keep a whole list's copies
+	// alive for the one a caller keeps.
+	var block []provider.DatasetInfo
 	for i, d := range found {
-		out[i] = d.copyInfo()
+		if len(block) == 0 {
+			block = make([]provider.DatasetInfo, min(len(found)-i, 256))
+		}
+		block[0] = d.info
+		block[0].Metadata = cloneStrings(d.info.Metadata)
+		out[i] = &block[0]
+		block = block[1:]
 	}
 	p.mu.Unlock()
 	return finish(c, out, nil)
+}
+
+// sortedLocked returns every version in ListDatasets's order, sorting only
+// when a version was stored or deleted since the last call. p.mu is held;
+// the caller must not modify the slice.
+func (p *Provider) sortedLocked() []*dataset {
+	if p.sorted != nil {
+		return p.sorted
+	}
+	all := make([]*dataset, 0, len(p.datasets))
+	for _, versions := range p.datasets {
+		for _, d := range versions {
+			all = append(all, d)
+		}
+	}
+	slices.SortFunc(all, func(a, b *dataset) int {
+		return cmp.Or(cmp.Compare(a.info.Name, b.info.Name), listOrder(a, b))
+	})
+	p.sorted = all
+	return all
+}
+
+// LatestDataset returns the latest version of name, kept up to date as
+// versions are stored and deleted, so that it costs the same however many
+// versions name has: the highest whole-number version, or the one created
+// last when none is a number. Errors: NotFound when name has no version.
+func (p *Provider) LatestDataset(ctx context.Context, name string) (*provider.DatasetInfo, error) {
+	c, err := p.enter(ctx, "LatestDataset", name)
+	if err != nil {
+		return nil, err
+	}
+	if err := provider.ValidateName("dataset name", name); err != nil {
+		return finish[*provider.DatasetInfo](c, nil, err)
+	}
+	p.mu.Lock()
+	var info *provider.DatasetInfo
+	if d := p.latest[name]; d != nil {
+		info = d.copyInfo()
+	} else {
+		err = provider.Errorf(provider.NotFound, "dataset %q has no version; store one with PutDataset first", name)
+	}
+	p.mu.Unlock()
+	return finish(c, info, err)
 }
 
 // OpenDataset opens a version for reading. The reader shares the stored
@@ -298,9 +411,22 @@ func (p *Provider) DeleteDataset(ctx context.Context, name, version string) erro
 	p.mu.Lock()
 	_, err = p.datasetLocked(name, version)
 	if err == nil {
+		gone := p.datasets[name][version]
 		delete(p.datasets[name], version)
+		p.sorted = nil
 		if len(p.datasets[name]) == 0 {
 			delete(p.datasets, name)
+			delete(p.latest, name)
+		} else if p.latest[name] == gone {
+			// The latest went: the next one is found among the rest, the
+			// one time a version is looked for.
+			var next *dataset
+			for _, d := range p.datasets[name] {
+				if next == nil || laterVersion(d, next) {
+					next = d
+				}
+			}
+			p.latest[name] = next
 		}
 	}
 	p.mu.Unlock()

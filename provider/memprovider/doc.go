@@ -81,10 +81,13 @@
 //
 // # Storage
 //
-// Dataset bytes are stored in 1 MiB chunks filled straight from the reader,
-// so storing a 256 MiB dataset allocates about 256 MiB plus a few hundred
-// small headers, never a doubling buffer, and reading it back copies nothing
-// (the reader implements io.WriterTo). PutDataset reads to EOF before it
+// Dataset bytes are stored in 1 MiB chunks filled from the reader, so
+// storing a 256 MiB dataset allocates about 256 MiB plus a few hundred small
+// headers, never a doubling buffer, and reading it back copies nothing (the
+// reader implements io.WriterTo). Each chunk's first 64 KiB are read into a
+// small recycled buffer, and only data that fills it moves on to a whole
+// chunk, so a small dataset costs about its size and the read that finds the
+// end of a large one costs no chunk. PutDataset reads to EOF before it
 // commits under the lock; it refuses an existing version before reading and
 // again at commit, so nothing is left behind by a duplicate, a read error or
 // a context that ends mid-read (checked between chunks).
@@ -99,6 +102,14 @@
 // delete that version now — for a test that plays the storage service, as
 // the conformance harness does. Grants lists what was issued, so a test can
 // check that no grant leaked into output, errors or records.
+//
+// # Latest versions
+//
+// The provider keeps each dataset's latest version and each model's highest
+// version number as they are stored (provider.LatestDatasetReader and
+// provider.LatestModelVersionReader), so that numbering the next version
+// costs the same at a hundred thousand versions as at ten. Deleting a
+// dataset's latest version looks for the next one among the rest, once.
 //
 // # What it does not emulate
 //

@@ -14,9 +14,9 @@ import (
 // context.
 func isOperation(op string) bool {
 	switch op {
-	case "PutDataset", "GetDataset", "ListDatasets", "OpenDataset", "UpdateDatasetMetadata", "DeleteDataset", "GrantRead",
+	case "PutDataset", "GetDataset", "ListDatasets", "OpenDataset", "UpdateDatasetMetadata", "DeleteDataset", "GrantRead", "LatestDataset",
 		"SubmitJob", "GetJob", "ListJobs", "CancelJob", "WatchJob", "JobLogs",
-		"CreateModelVersion", "GetModelVersion", "ListModelVersions", "UpdateModelVersion",
+		"CreateModelVersion", "GetModelVersion", "ListModelVersions", "UpdateModelVersion", "LatestModelVersion",
 		"SetAlias", "DeleteAlias", "Aliases",
 		"CreateEndpoint", "GetEndpoint", "ListEndpoints", "DeleteEndpoint",
 		"CreateDeployment", "GetDeployment", "ListDeployments", "DeleteDeployment", "UpdateEndpoint":

@@ -2,6 +2,7 @@ package memprovider
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,11 +89,6 @@ type Provider struct {
 	grants            []secret.Secret // issued by GrantRead; guarded by mu
 	revoked           map[string]bool // signatures of revoked grants; guarded by mu
 
-	// chunks recycles the chunk buffers that a dataset's short last chunk
-	// was read into, so that many small datasets do not each cost a full
-	// chunk of garbage.
-	chunks sync.Pool
-
 	// fmu guards faults and calls. It is separate from mu so that recording
 	// a call never waits for a long state operation, and is never held
 	// while mu is.
@@ -106,8 +102,14 @@ type Provider struct {
 	seq uint64
 	// changed is closed and replaced whenever a job changes, waking every
 	// WatchJob at once.
-	changed   chan struct{}
-	datasets  map[string]map[string]*dataset // name → version → dataset
+	changed  chan struct{}
+	datasets map[string]map[string]*dataset // name → version → dataset
+	// latest is each dataset's latest version (LatestDataset), kept as
+	// versions are stored and deleted.
+	latest map[string]*dataset
+	// sorted is every dataset version in ListDatasets's order; nil once a
+	// version is stored or deleted, until the next list sorts again.
+	sorted    []*dataset
 	jobs      map[string]*job
 	models    map[string]*model
 	endpoints map[string]*endpoint
@@ -122,6 +124,9 @@ var (
 	_ provider.JobLogger  = (*Provider)(nil)
 	_ provider.Registry   = (*Provider)(nil)
 	_ provider.Serving    = (*Provider)(nil)
+
+	_ provider.LatestDatasetReader      = (*Provider)(nil)
+	_ provider.LatestModelVersionReader = (*Provider)(nil)
 )
 
 // New returns an empty provider. A nil opts means the defaults described on
@@ -139,6 +144,7 @@ func New(opts *Options) *Provider {
 		manualDeployments: o.ManualDeployments,
 		changed:           make(chan struct{}),
 		datasets:          make(map[string]map[string]*dataset),
+		latest:            make(map[string]*dataset),
 		jobs:              make(map[string]*job),
 		models:            make(map[string]*model),
 		endpoints:         make(map[string]*endpoint),
@@ -250,14 +256,7 @@ func (p *Provider) uri(parts ...string) string {
 
 // cloneStrings returns a copy of m; nil stays nil.
 func cloneStrings(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(m) // copies the table whole: cheaper than inserting each key
 }
 
 func cloneInts(m map[string]int) map[string]int {

@@ -27,7 +27,7 @@ func TestNewDefaults(t *testing.T) {
 	if got := p.ServingCapabilities(); got != (provider.ServingCapabilities{MaxDeployments: 0, Mirror: true}) {
 		t.Errorf("ServingCapabilities = %+v", got)
 	}
-	want := []provider.Capability{provider.CapDataStore, provider.CapTrainer, provider.CapRegistry, provider.CapServing, provider.CapJobWatch, provider.CapJobLogs, provider.CapGrants}
+	want := []provider.Capability{provider.CapDataStore, provider.CapTrainer, provider.CapRegistry, provider.CapServing, provider.CapJobWatch, provider.CapJobLogs, provider.CapGrants, provider.CapLatestDataset, provider.CapLatestModel}
 	if got := provider.Capabilities(p); !slices.Equal(got, want) {
 		t.Errorf("Capabilities = %v, want %v", got, want)
 	}

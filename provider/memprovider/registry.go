@@ -14,6 +14,10 @@ import (
 type model struct {
 	versions map[string]*provider.ModelVersionInfo
 	aliases  map[string]string // alias → version
+	// latest is the version with the highest number (LatestModelVersion);
+	// versions are never deleted, so it only moves up.
+	latest        *provider.ModelVersionInfo
+	latestVersion uint64
 }
 
 func copyModelVersion(v *provider.ModelVersionInfo) *provider.ModelVersionInfo {
@@ -104,6 +108,9 @@ func (p *Provider) createModelVersion(spec *provider.ModelVersionSpec) (*provide
 	v.Created = p.now()
 	v.ETag = p.tagLocked()
 	m.versions[spec.Version] = v
+	if n, _ := provider.VersionNumber(spec.Version); m.latest == nil || n > m.latestVersion {
+		m.latest, m.latestVersion = v, n
+	}
 	return copyModelVersion(v), nil
 }
 
@@ -130,6 +137,29 @@ func (p *Provider) GetModelVersion(ctx context.Context, model, version string) (
 	var info *provider.ModelVersionInfo
 	if err == nil {
 		info = copyModelVersion(v)
+	}
+	p.mu.Unlock()
+	return finish(c, info, err)
+}
+
+// LatestModelVersion returns the version of model with the highest
+// number, kept as versions are created, so that it costs the same however
+// many versions the model has. Errors: NotFound when the model has no
+// version.
+func (p *Provider) LatestModelVersion(ctx context.Context, model string) (*provider.ModelVersionInfo, error) {
+	c, err := p.enter(ctx, "LatestModelVersion", model)
+	if err != nil {
+		return nil, err
+	}
+	if err := provider.ValidateName("model name", model); err != nil {
+		return finish[*provider.ModelVersionInfo](c, nil, err)
+	}
+	p.mu.Lock()
+	var info *provider.ModelVersionInfo
+	if m := p.models[model]; m != nil && m.latest != nil {
+		info = copyModelVersion(m.latest)
+	} else {
+		err = provider.Errorf(provider.NotFound, "model %q has no version; register one with CreateModelVersion first", model)
 	}
 	p.mu.Unlock()
 	return finish(c, info, err)

@@ -34,6 +34,8 @@ type broken struct {
 
 	mu     sync.Mutex
 	cached map[string]*provider.ModelVersionInfo
+	// latest is what mode latest-dataset-stale answers.
+	latest map[string]*provider.DatasetInfo
 	// credentials maps "name@version" to the query of the last grant issued
 	// for it (mode grant-in-uri).
 	credentials map[string]string
@@ -43,6 +45,19 @@ func (b *broken) mem() *memprovider.Provider { return b.Provider }
 
 func (b *broken) PutDataset(ctx context.Context, req *provider.PutDatasetRequest) (*provider.DatasetInfo, error) {
 	info, err := b.Provider.PutDataset(ctx, req)
+	if err == nil && b.mode == "latest-dataset-stale" {
+		// The highest number is kept on the side as versions are stored,
+		// and never lowered when its version is deleted.
+		b.mu.Lock()
+		n, _ := provider.VersionNumber(info.Version)
+		if old := b.latest[info.Name]; old == nil || n > numberOf(provider.VersionNumber(old.Version)) {
+			if b.latest == nil {
+				b.latest = map[string]*provider.DatasetInfo{}
+			}
+			b.latest[info.Name] = info
+		}
+		b.mu.Unlock()
+	}
 	if err != nil && provider.CodeOf(err) == provider.Unknown {
 		switch b.mode {
 		case "lose-read-error":
@@ -184,6 +199,48 @@ func (b *broken) WatchJob(ctx context.Context, name, after string) (*provider.Jo
 		return b.Provider.GetJob(ctx, name)
 	}
 	return b.Provider.WatchJob(ctx, name, after)
+}
+
+func numberOf(n uint64, _ bool) uint64 { return n }
+
+func (b *broken) LatestDataset(ctx context.Context, name string) (*provider.DatasetInfo, error) {
+	switch b.mode {
+	case "latest-dataset-newest":
+		// The version stored last, as a driver reading the newest blob
+		// would answer.
+		list, err := b.Provider.ListDatasets(ctx, name)
+		if err == nil && len(list) == 0 {
+			err = provider.Errorf(provider.NotFound, "dataset %q has no version", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return list[len(list)-1], nil
+	case "latest-dataset-stale":
+		b.mu.Lock()
+		info := b.latest[name]
+		b.mu.Unlock()
+		if info != nil {
+			return info, nil
+		}
+	}
+	return b.Provider.LatestDataset(ctx, name)
+}
+
+func (b *broken) LatestModelVersion(ctx context.Context, model string) (*provider.ModelVersionInfo, error) {
+	if b.mode == "latest-model-newest" {
+		// The version created last rather than the highest number.
+		list, err := b.Provider.ListModelVersions(ctx, model)
+		if err == nil && len(list) == 0 {
+			err = provider.Errorf(provider.NotFound, "model %q has no version", model)
+		}
+		if err != nil {
+			return nil, err
+		}
+		slices.SortStableFunc(list, func(x, y *provider.ModelVersionInfo) int { return x.Created.Compare(y.Created) })
+		return list[len(list)-1], nil
+	}
+	return b.Provider.LatestModelVersion(ctx, model)
 }
 
 func (b *broken) GetModelVersion(ctx context.Context, model, version string) (*provider.ModelVersionInfo, error) {
@@ -387,6 +444,9 @@ func brokenCases() []brokenCase {
 		{mode: "jobs-by-name", subtest: "Trainer/ListOrder", want: "ListJobs"},
 		{mode: "watch-at-once", subtest: "Trainer/WatchWakesOnChange", want: "returned before anything changed"},
 		{mode: "lexical-versions", subtest: "Registry/ListNumericOrder", want: "ascending numeric order"},
+		{mode: "latest-dataset-newest", subtest: "DataStore/LatestIsHighestNumber", want: "want version 10: the highest whole number"},
+		{mode: "latest-dataset-stale", subtest: "DataStore/LatestFollowsDeletes", want: "LatestDataset answering 2 once 3 is deleted"},
+		{mode: "latest-model-newest", subtest: "Registry/LatestIsHighestVersion", want: "want version 10: the highest number"},
 		{mode: "shared-results", subtest: "Registry/ReturnedValuesAreCopies", want: "after changing"},
 		{mode: "delete-missing-alias-ok", subtest: "Registry/DeleteMissingAliasIsNotFound", want: "got code OK"},
 		{mode: "ignore-ifmatch", subtest: "Serving/StaleETagIsConflict", want: "with a stale ETag: got code OK"},

@@ -340,6 +340,58 @@ func dataStoreTests() []test {
 			}
 			checkDatasetOrder(t, one)
 		}},
+		{name: "LatestIsHighestNumber", needs: []provider.Capability{provider.CapLatestDataset}, fn: func(t *testing.T, e *env) {
+			name, words := e.name("claims"), e.name("words")
+			_, err := e.latestDS.LatestDataset(e.ctx, name)
+			checkCode(t, err, provider.NotFound, "LatestDataset of a dataset with no version")
+			// Neither creation order, nor text order, nor the newest
+			// version gives the highest number; a version that is not a
+			// number never counts while one that is exists.
+			for _, v := range []string{"2", "10", "9", "rc1", "1"} {
+				e.mustPut(t, name, v, []byte(v), nil)
+			}
+			e.checkLatest(t, name, "10")
+			e.mustPut(t, name, "11", []byte("11"), nil)
+			e.checkLatest(t, name, "11")
+			// With no number among the versions, the one listed last.
+			for _, v := range []string{"beta", "alpha"} {
+				e.mustPut(t, words, v, []byte(v), nil)
+			}
+			list := e.listDatasets(t, words, func(*provider.DatasetInfo) bool { return true })
+			if len(list) != 2 {
+				t.Fatalf("ListDatasets(%q) = %s, want its 2 versions", words, versionsOf(list))
+			}
+			e.checkLatest(t, words, list[1].Version)
+			got, err := e.latestDS.LatestDataset(e.ctx, name)
+			got = mustInfo(t, got, err, "LatestDataset")
+			got.Metadata = map[string]string{"changed": "by the caller"}
+			again, err := e.latestDS.LatestDataset(e.ctx, name)
+			if again = mustInfo(t, again, err, "LatestDataset"); len(again.Metadata) != 0 {
+				t.Errorf("LatestDataset's result is shared with the provider: after changing one, the next holds metadata %v", again.Metadata)
+			}
+		}},
+		{name: "LatestFollowsDeletes", needs: []provider.Capability{provider.CapLatestDataset}, fn: func(t *testing.T, e *env) {
+			name := e.name("claims")
+			for _, v := range []string{"1", "3", "2"} {
+				e.mustPut(t, name, v, []byte(v), nil)
+			}
+			must(t, e.ds.DeleteDataset(e.ctx, name, "3"), "DeleteDataset")
+			// A delete may finish after the call returns; the latest is
+			// what ListDatasets lists once it has.
+			e.eventually(t, "LatestDataset answering 2 once 3 is deleted", func(ctx context.Context) (bool, string, error) {
+				info, err := e.latestDS.LatestDataset(ctx, name)
+				if err != nil || info == nil {
+					return false, "no answer", err
+				}
+				return info.Version == "2", info.Version, nil
+			})
+			must(t, e.ds.DeleteDataset(e.ctx, name, "1"), "DeleteDataset")
+			must(t, e.ds.DeleteDataset(e.ctx, name, "2"), "DeleteDataset")
+			e.eventually(t, "LatestDataset answering NotFound once every version is deleted", gone(func(ctx context.Context) error {
+				_, err := e.latestDS.LatestDataset(ctx, name)
+				return err
+			}))
+		}},
 		{name: "ListUnknownIsEmpty", fn: func(t *testing.T, e *env) {
 			list, err := e.ds.ListDatasets(e.ctx, e.name("missing"))
 			must(t, err, "ListDatasets of an unknown name")
@@ -579,6 +631,23 @@ func checkDoneContext(t *testing.T, e *env, done context.Context, want provider.
 	got = mustInfo(t, got, err, "GetDataset of the version deleted with a done context")
 	if len(got.Metadata) != 0 {
 		t.Errorf("metadata updated with a done context: %v", got.Metadata)
+	}
+}
+
+// checkLatest fails the test unless LatestDataset(name) is version want and
+// agrees with what ListDatasets(name) holds for it.
+func (e *env) checkLatest(t *testing.T, name, want string) {
+	t.Helper()
+	got, err := e.latestDS.LatestDataset(e.ctx, name)
+	got = mustInfo(t, got, err, fmt.Sprintf("LatestDataset(%q)", name))
+	list := e.listDatasets(t, name, func(d *provider.DatasetInfo) bool { return d.Name == name })
+	if got.Name != name || got.Version != want {
+		t.Fatalf("LatestDataset(%q) = %s@%s, want version %s: the highest whole number among %s, or the version listed last when none is a number", name, got.Name, got.Version, want, versionsOf(list))
+	}
+	for _, d := range list {
+		if d.Version == want && (d.Digest != got.Digest || !sameMap(d.Metadata, got.Metadata)) {
+			t.Errorf("LatestDataset(%q) differs from the version ListDatasets holds: digest %s and metadata %v, listed %s and %v", name, got.Digest, got.Metadata, d.Digest, d.Metadata)
+		}
 	}
 }
 

@@ -77,6 +77,11 @@
 // an ETag that went stale before a conditional update it expects to win,
 // and follows a watch that woke for a controller's write.
 //
+// The optional latest-version readers are claimed as CapLatestDataset and
+// CapLatestModel; their tests (DataStore/LatestIsHighestNumber,
+// DataStore/LatestFollowsDeletes, Registry/LatestIsHighestVersion) check the
+// answer against what ListDatasets and ListModelVersions hold.
+//
 // Two checks need the cloud itself rather than the provider, so a harness
 // implements two more interfaces when it claims the capability. A trainer
 // harness implements JobInspector: InspectJob reads the job's stored

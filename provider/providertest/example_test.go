@@ -28,6 +28,7 @@ func (h *memHarness) Capabilities() []provider.Capability {
 	return []provider.Capability{
 		provider.CapDataStore, provider.CapTrainer, provider.CapRegistry,
 		provider.CapServing, provider.CapJobWatch, provider.CapJobLogs, provider.CapGrants,
+		provider.CapLatestDataset, provider.CapLatestModel,
 	}
 }
 

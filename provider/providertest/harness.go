@@ -273,6 +273,10 @@ type env struct {
 	watcher provider.JobWatcher
 	logger  provider.JobLogger
 	granter provider.Granter
+	// latestDS and latestModel are set only when the harness claims
+	// CapLatestDataset and CapLatestModel.
+	latestDS    provider.LatestDatasetReader
+	latestModel provider.LatestModelVersionReader
 
 	// inspector and grantUser are the harness's optional hooks, nil when it
 	// lacks them; the tests that need them fail through needInspector and
@@ -387,6 +391,8 @@ func (s *suite) newEnv(tb testing.TB) *env {
 	bind(tb, s.claims[provider.CapJobWatch], provider.CapJobWatch, p, &e.watcher)
 	bind(tb, s.claims[provider.CapJobLogs], provider.CapJobLogs, p, &e.logger)
 	bind(tb, s.claims[provider.CapGrants], provider.CapGrants, p, &e.granter)
+	bind(tb, s.claims[provider.CapLatestDataset], provider.CapLatestDataset, p, &e.latestDS)
+	bind(tb, s.claims[provider.CapLatestModel], provider.CapLatestModel, p, &e.latestModel)
 	if e.granter != nil && e.ds == nil {
 		tb.Fatalf("harness claims %q without %q; grants are for stored datasets", provider.CapGrants, provider.CapDataStore)
 	}

@@ -153,6 +153,26 @@ func registryTests() []test {
 				t.Errorf("ListModelVersions = %v, want ascending numeric order %v", got, want)
 			}
 		}},
+		{name: "LatestIsHighestVersion", needs: []provider.Capability{provider.CapLatestModel}, fn: func(t *testing.T, e *env) {
+			model := e.name("fraud")
+			_, err := e.latestModel.LatestModelVersion(e.ctx, model)
+			checkCode(t, err, provider.NotFound, "LatestModelVersion of a model with no version")
+			check := func(want string) {
+				t.Helper()
+				got, err := e.latestModel.LatestModelVersion(e.ctx, model)
+				got = mustInfo(t, got, err, "LatestModelVersion")
+				if got.Model != model || got.Version != want {
+					t.Fatalf("LatestModelVersion(%s) = %s@%s, want version %s: the highest number, the last ListModelVersions lists", model, got.Model, got.Version, want)
+				}
+			}
+			for _, v := range []string{"2", "10", "9", "1"} {
+				e.mustCreateModel(t, model, v)
+			}
+			e.mustCreateModel(t, e.name("other"), "50")
+			check("10")
+			e.mustCreateModel(t, model, "11")
+			check("11")
+		}},
 		{name: "ListModelsNamesEachOnce", fn: func(t *testing.T, e *env) {
 			a, b := e.name("alpha"), e.name("beta")
 			e.mustCreateModel(t, b, "1")
