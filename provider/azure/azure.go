@@ -54,8 +54,10 @@ type Config struct {
 	SharedKey  *container.SharedKeyCredential
 
 	// ClientOptions are passed to the SDK's clients: the transport, the
-	// retry policy (429 and 5xx answers, with Retry-After, are retried
-	// there), telemetry and logging.
+	// retry policy, telemetry and logging. The SDK retries 429 and 5xx
+	// answers and broken connections, waiting as Retry-After says; a
+	// Retry-After longer than Retry.MaxRetryDelay (60 s by default) ends
+	// the retries. What still fails is Unavailable.
 	ClientOptions azcore.ClientOptions
 
 	// BlockSize is the size of one staged block; zero means

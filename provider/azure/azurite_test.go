@@ -128,7 +128,7 @@ func (h *azuriteHarness) SetDeploymentReady(context.Context, provider.Provider, 
 
 // Settle has nothing to finish: a blob delete is done when it returns.
 func (h *azuriteHarness) Settle(context.Context, provider.Provider) error { return nil }
-func (h *azuriteHarness) Close()                                         {}
+func (h *azuriteHarness) Close()                                          {}
 
 // UseGrant applies the grant's SAS to the blob of name@version with a plain
 // HTTP client, as a job elsewhere holding only the URL would.
