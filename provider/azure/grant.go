@@ -24,9 +24,8 @@ const startSkew = 5 * time.Minute
 // Reader" role includes it). The account key never leaves the process.
 //
 // A SAS scoped to one blob reads that blob and nothing else: not the other
-// versions, not the container's listing. The contract's "list" permission
-// would only let the holder list the version itself, which needs nothing
-// beyond the blob's own URL.
+// versions, not the container's listing. A version is one blob, so the
+// SAS needs no list permission to read all of it, and carries none.
 //
 // Errors: NotFound when the version does not exist; InvalidArgument when
 // ttl is not positive or longer than Config.MaxGrantTTL.
