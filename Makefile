@@ -7,8 +7,10 @@ PKGS     ?= ./...
 
 .PHONY: test vet bench bench-large fuzz quickstart fixtures
 
+# scripts/testenv.sh installs Azurite once into ~/.cache/tideline, starts it
+# for the run and stops it afterwards, pass or fail.
 test: vet
-	TIDELINE_INTEGRATION=required $(GO) test -race -count=1 $(PKGS)
+	scripts/testenv.sh env TIDELINE_INTEGRATION=required $(GO) test -race -count=1 $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
