@@ -33,8 +33,11 @@ type Dataset struct {
 	// Constraint is where the data may be stored and processed: the
 	// intersection of the constraints of its Origins.
 	Constraint residency.Constraint
-	// Origins are the constraints that bind the data: its own rule's (or the
-	// tighter one it was given) and those of every dataset it derives from.
+	// Origins are the constraints recorded with the version: its own
+	// rule's (or the tighter one it was given) and one inherited origin per
+	// dataset it was made from, as that dataset was bound at the time.
+	// Decisions read the upstream datasets again, so a later tightening
+	// upstream binds too (see ARCHITECTURE.md, "Residency travels").
 	Origins []Origin
 	// DerivedFrom are the datasets it was made from.
 	DerivedFrom []DatasetRef

@@ -125,8 +125,10 @@ type TrainJob struct {
 	// Inputs are the resolved input datasets, with their digests at submit
 	// time.
 	Inputs []provider.JobInput
-	// Origins are the residency constraints of the inputs, as recorded with
-	// the job; Classification is the most sensitive of them.
+	// Origins are the residency constraints recorded with the job: one
+	// inherited origin per input dataset, as it was bound at submission;
+	// Classification is the most sensitive of them. A model registered from
+	// the job reads the inputs again.
 	Origins        []Origin
 	Classification residency.Classification
 	originsErr     error
