@@ -29,6 +29,45 @@ func decideScaleRules(n int) []Rule {
 	return rules
 }
 
+// realisticRules returns the first n rules of a policy shaped like one a
+// platform team keeps over several clouds: the default rules, a traffic
+// step, a GPU quota, provider and region allowlists, a classification limit
+// per provider, and then rules of its own, each written for one action
+// (naming, labels, change windows...) and spread over all of them. Of 100
+// such rules, a job submission to coreweave has nine that apply: the image
+// allowlist, the quota, coreweave's classification limit and six of its
+// own; the allowlists have nothing to say about an allowed place and are
+// left out too.
+func realisticRules(n int) []Rule {
+	rules := []Rule{
+		RequireApprovedModels(),
+		SeparateDuties(),
+		AllowImages(true, "registry.example/ml/"),
+		MaxTrafficStep(25),
+		GPUQuota(16, 64),
+		AllowProviders("azure", "coreweave", "aws", "gcp", "lambda", "onprem"),
+		AllowRegions("westeurope", "northeurope", "EU-SOUTH-03", "eu-central-1", "europe-west4"),
+		HoldClassifications("coreweave", residency.Restricted),
+		HoldClassifications("aws", residency.Confidential),
+		HoldClassifications("gcp", residency.Confidential),
+		HoldClassifications("lambda", residency.Internal),
+		HoldClassifications("onprem", residency.Restricted),
+	}
+	actions := []Action{ActionDatasetCreate, ActionDatasetDelete, ActionDatasetTighten, ActionJobSubmit, ActionJobCancel,
+		ActionModelRegister, ActionModelApprove, ActionModelReject, ActionModelAlias, ActionEndpointCreate,
+		ActionEndpointDelete, ActionDeploymentCreate, ActionDeploymentDelete, ActionTrafficSet}
+	for i := 0; len(rules) < n; i++ {
+		name := fmt.Sprintf("house-%03d", i)
+		rules = append(rules, RuleFor(name, []Action{actions[i%len(actions)]}, func(_ context.Context, req *Request) []Reason {
+			if req.Principal.ID == "" || req.Target == name {
+				return []Reason{{name, "the call names no principal"}}
+			}
+			return nil
+		}))
+	}
+	return rules[:n]
+}
+
 // decideScaleRequest is a job submission to coreweave EU-SOUTH-03 reading
 // n datasets, alternately restricted and confidential.
 func decideScaleRequest(n int) *Request {
@@ -49,9 +88,12 @@ func decideScaleRequest(n int) *Request {
 }
 
 // BenchmarkDecideScale is BenchmarkDecide's whole decision (region lookup,
-// every origin's constraint checked, every rule asked) with 1, 10 and 100
-// rules over two origins, and with 1, 10 and 100 origins under four rules.
-// ns/rule and ns/origin are ns/op over the count; flat means linear.
+// every origin's constraint checked, every applicable rule asked) with 1,
+// 10 and 100 rules over two origins, and with 1, 10 and 100 origins under
+// four rules. rules=N cycles through decideScaleRules, of which the image
+// allowlists and classification limits apply to the submission (half of
+// them); realistic/rules=N is realisticRules. ns/rule and ns/origin are
+// ns/op over the count; flat means linear.
 func BenchmarkDecideScale(b *testing.B) {
 	cat := residency.DefaultCatalog()
 	ctx := context.Background()
@@ -67,6 +109,12 @@ func BenchmarkDecideScale(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
 			run(b, NewPolicy(decideScaleRules(n)...), decideScaleRequest(2))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/rule")
+		})
+	}
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("realistic/rules=%d", n), func(b *testing.B) {
+			run(b, NewPolicy(realisticRules(n)...), decideScaleRequest(2))
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/rule")
 		})
 	}
