@@ -34,10 +34,10 @@ func decideScaleRules(n int) []Rule {
 // step, a GPU quota, provider and region allowlists, a classification limit
 // per provider, and then rules of its own, each written for one action
 // (naming, labels, change windows...) and spread over all of them. Of 100
-// such rules, a job submission to coreweave has nine that apply: the image
-// allowlist, the quota, coreweave's classification limit and six of its
-// own; the allowlists have nothing to say about an allowed place and are
-// left out too.
+// such rules, ten apply to decideScaleRequest's job submission: the image
+// allowlist, the quota, coreweave's classification limit and seven of the
+// team's own. The allowlists cannot object to an allowed place, so the
+// policy does not ask them either.
 func realisticRules(n int) []Rule {
 	rules := []Rule{
 		RequireApprovedModels(),

@@ -93,8 +93,8 @@ type Reason struct {
 func (r Reason) String() string { return r.Message + " (rule " + r.Rule + ")" }
 
 // Rule is one policy rule. Evaluate returns its objections to req, or nil
-// when it has none. Rules must be safe for concurrent use and must not call
-// the Client.
+// when it has none. Rules must be safe for concurrent use, must not call
+// the Client and must not change req.
 //
 // A rule that concerns some actions only says so by implementing
 // ScopedRule; the policy then does not ask it about the others.
@@ -114,9 +114,10 @@ type Rule interface {
 // The built-in rules are scoped: AllowImages and GPUQuota to job
 // submissions, RequireApprovedModels and MaxTrafficStep to traffic changes,
 // SeparateDuties to model approvals. AllowProviders, AllowRegions and
-// HoldClassifications apply to every action, and the policy also leaves
-// them out, without asking, where the request's provider or region makes
-// them have nothing to say.
+// HoldClassifications apply to every action; a Policy knows where they
+// cannot object and does not ask them there: AllowProviders and
+// AllowRegions about a request at a provider or in a region they allow,
+// HoldClassifications about one at another provider.
 type ScopedRule interface {
 	Rule
 	Actions() []Action
@@ -128,8 +129,8 @@ func RuleFunc(name string, f func(ctx context.Context, req *Request) []Reason) R
 }
 
 // RuleFor adapts a function to a ScopedRule that applies to the given
-// actions only; f is never called for the others. With no actions it is
-// RuleFunc.
+// actions only: f is never called about any other action, by a Policy or by
+// a direct call of Evaluate. With no actions it is RuleFunc.
 func RuleFor(name string, actions []Action, f func(ctx context.Context, req *Request) []Reason) Rule {
 	return ruleFunc{name: name, actions: slices.Clone(actions), f: f}
 }
@@ -143,6 +144,9 @@ type ruleFunc struct {
 func (r ruleFunc) Name() string      { return r.name }
 func (r ruleFunc) Actions() []Action { return slices.Clone(r.actions) }
 func (r ruleFunc) Evaluate(ctx context.Context, req *Request) []Reason {
+	if len(r.actions) > 0 && !slices.Contains(r.actions, req.Action) {
+		return nil
+	}
 	return r.f(ctx, req)
 }
 
@@ -431,7 +435,7 @@ func AllowImages(requireDigest bool, prefixes ...string) Rule {
 			bad = append(bad, fmt.Sprintf("%q (%v)", p, err))
 			continue
 		}
-		r.allow = append(r.allow, imagePrefix{reg, path})
+		r.allow = append(r.allow, imagePrefix{reg, strings.Join(path, "/")})
 	}
 	if len(bad) > 0 {
 		r.bad = "; these allowlist entries do not parse and allow nothing: " + strings.Join(bad, ", ")
@@ -452,7 +456,7 @@ type imageAllowlist struct {
 
 type imagePrefix struct {
 	registry string
-	path     []string
+	path     string // whole components joined by '/'; "" for the whole registry
 }
 
 func (*imageAllowlist) Name() string      { return imageRuleName }
@@ -464,21 +468,20 @@ func (r *imageAllowlist) Evaluate(_ context.Context, req *Request) []Reason {
 }
 
 // parsedImage is a job's image reference parsed once for every image rule
-// of a decision.
+// of a decision (rules do not change the request they are asked about).
 type parsedImage struct {
-	src string // the reference parsed; ok tells whether it was
-	ok  bool
-	ref imageRef
-	err error
-	reg string
-	lib bool // a Docker Hub reference whose repository is "library/" + path
+	done bool
+	ref  imageRef
+	err  error
+	reg  string
+	lib  bool // a Docker Hub reference whose repository is "library/" + path
 }
 
 func (p *parsedImage) parse(image string) {
-	if p.ok && p.src == image {
+	if p.done {
 		return
 	}
-	*p = parsedImage{src: image, ok: true}
+	p.done = true
 	p.ref, p.err = parseImageRef(image)
 	if p.err == nil {
 		p.reg = p.ref.registry()
@@ -486,8 +489,8 @@ func (p *parsedImage) parse(image string) {
 	}
 }
 
-// evaluate is Evaluate with the image parsed into img, or parsed there if
-// img does not hold req's image yet.
+// evaluate is Evaluate with req's job image parsed into img, or parsed
+// there first if no rule of the decision has parsed it yet.
 func (r *imageAllowlist) evaluate(req *Request, img *parsedImage) []Reason {
 	if req.Action != ActionJobSubmit || req.Job == nil {
 		return nil
@@ -516,28 +519,19 @@ func (r *imageAllowlist) evaluate(req *Request, img *parsedImage) []Reason {
 }
 
 // repoHasPrefix reports whether the repository of path — "library/" + path
-// with lib — starts with the components of prefix, without allocating.
-func repoHasPrefix(path string, lib bool, prefix []string) bool {
-	if lib && len(prefix) > 0 {
-		if prefix[0] != "library" {
+// with lib — starts with prefix on a component boundary, without
+// allocating.
+func repoHasPrefix(path string, lib bool, prefix string) bool {
+	if lib && prefix != "" {
+		if prefix == "library" {
+			return true
+		}
+		var ok bool
+		if prefix, ok = strings.CutPrefix(prefix, "library/"); !ok {
 			return false
 		}
-		prefix = prefix[1:]
 	}
-	return pathHasPrefix(path, prefix)
-}
-
-// pathHasPrefix reports whether the repository path repo starts with the
-// components of prefix, on component boundaries, without allocating.
-func pathHasPrefix(repo string, prefix []string) bool {
-	for _, c := range prefix {
-		head, rest, _ := strings.Cut(repo, "/")
-		if head != c {
-			return false
-		}
-		repo = rest
-	}
-	return true
+	return prefix == "" || strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
 }
 
 // PinnedByDigest reports whether image is a valid image reference (see
@@ -641,7 +635,7 @@ func parseImageRef(s string) (imageRef, error) {
 	r.path = name
 	if i := strings.IndexByte(name, '/'); i >= 0 {
 		first := name[:i]
-		if strings.ContainsAny(first, ".:") || first == "localhost" || strings.ToLower(first) != first {
+		if strings.IndexByte(first, '.') >= 0 || strings.IndexByte(first, ':') >= 0 || first == "localhost" || strings.ToLower(first) != first {
 			r.domain, r.path = first, name[i+1:]
 			if err := checkDomain(r.domain); err != nil {
 				return imageRef{}, err
@@ -679,7 +673,11 @@ func parseImagePrefix(s string) (registry string, path []string, err error) {
 // white space and anything outside ASCII.
 func imageChars(s string) error {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
+		c := s[i]
+		if ' ' < c && c < 0x7f {
+			continue // printable ASCII, the usual case
+		}
+		switch {
 		case c == ' ':
 			return fmt.Errorf("it contains white space at byte %d", i)
 		case c < 0x20 || c == 0x7f:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -245,6 +246,67 @@ func TestDecideScaleDoesNotAllocate(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("%s, 100 rules: an allowed decision allocates %.1f times; it should allocate nothing", name, allocs)
+		}
+	}
+}
+
+// applicable names the rules of p that its index asks about req.
+func applicable(p *Policy, req *Request) []string {
+	x := p.index
+	actions, providers, regions := x.actions.get(string(req.Action)), x.providers.get(req.Location.Provider), x.regions.get(req.Location.Region)
+	var out []string
+	for i, r := range x.rules {
+		if actions[i/64]&providers[i/64]&regions[i/64]&(1<<(i%64)) != 0 {
+			out = append(out, r.rule.Name())
+		}
+	}
+	return out
+}
+
+// The benchmark's policies ask what their doc comments say: half of the
+// cycling rules (the image allowlists and the classification limits; the
+// provider and region allowlists allow the place) and ten of the realistic
+// ones.
+func TestDecideScaleAsksApplicableRules(t *testing.T) {
+	req := decideScaleRequest(2)
+	got := applicable(NewPolicy(decideScaleRules(100)...), req)
+	if len(got) != 50 || slices.ContainsFunc(got, func(n string) bool { return n != "image-allowlist" && n != "provider-classification" }) {
+		t.Errorf("the cycling policy of 100 rules asks %d rules %v; want the 25 image allowlists and 25 classification limits", len(got), got)
+	}
+	got = applicable(NewPolicy(realisticRules(100)...), req)
+	want := []string{"image-allowlist", "gpu-quota", "provider-classification", "house-003", "house-017", "house-031", "house-045", "house-059", "house-073", "house-087"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the realistic policy of 100 rules asks %v; want %v", got, want)
+	}
+}
+
+// repoHasPrefix, which compares a joined prefix once, agrees with comparing
+// the repository and the prefix component by component, the implicit
+// "library/" of Docker Hub included.
+func TestRepoHasPrefixMatchesWholeComponents(t *testing.T) {
+	byComponents := func(repo, prefix string) bool {
+		if prefix == "" {
+			return true
+		}
+		r, p := strings.Split(repo, "/"), strings.Split(prefix, "/")
+		return len(p) <= len(r) && slices.Equal(r[:len(p)], p)
+	}
+	paths := []string{"python", "ml", "ml/train", "mlx/train", "ml-evil/x", "library/python", "library", "librarian/x", "a/b/c"}
+	prefixes := []string{"", "ml", "ml/train", "ml/tr", "m", "library", "library/python", "library/py", "librar", "python", "a/b", "a/b/c/d"}
+	for _, path := range paths {
+		for _, lib := range []bool{false, true} {
+			if lib && strings.Contains(path, "/") {
+				continue // a Docker Hub path with a '/' has no implicit library/
+			}
+			repo := path
+			if lib {
+				repo = "library/" + path
+			}
+			for _, prefix := range prefixes {
+				if got, want := repoHasPrefix(path, lib, prefix), byComponents(repo, prefix); got != want {
+					t.Errorf("repoHasPrefix(%q, lib=%v, %q) = %v; repository %q by components: %v", path, lib, prefix, got, repo, want)
+				}
+			}
 		}
 	}
 }

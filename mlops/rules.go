@@ -275,8 +275,8 @@ func HoldClassifications(providerName string, maxClass residency.Classification)
 			out = append(out, Reason{name, fmt.Sprintf("provider %q may hold data up to %s; %s is %s", providerName, maxClass, req.Target, d.Classification)})
 		}
 		var over []string
-		for _, o := range req.Origins {
-			if o.Classification > maxClass && (req.Dataset == nil || !strings.HasSuffix(o.Artifact, req.Dataset.Ref().String())) {
+		for i := range req.Origins {
+			if o := &req.Origins[i]; o.Classification > maxClass && (req.Dataset == nil || !strings.HasSuffix(o.Artifact, req.Dataset.Ref().String())) {
 				over = append(over, o.Artifact+" ("+o.Classification.String()+")")
 			}
 		}
