@@ -68,6 +68,11 @@ func realisticRules(n int) []Rule {
 	return rules[:n]
 }
 
+// unindexed hides a rule's scope (its Actions and, for a built-in rule, its
+// providers and regions, and AllowImages' shared parse): a policy asks it
+// about every request.
+type unindexed struct{ Rule }
+
 // decideScaleRequest is a job submission to coreweave EU-SOUTH-03 reading
 // n datasets, alternately restricted and confidential.
 func decideScaleRequest(n int) *Request {
@@ -92,8 +97,10 @@ func decideScaleRequest(n int) *Request {
 // 10 and 100 rules over two origins, and with 1, 10 and 100 origins under
 // four rules. rules=N cycles through decideScaleRules, of which the image
 // allowlists and classification limits apply to the submission (half of
-// them); realistic/rules=N is realisticRules. ns/rule and ns/origin are
-// ns/op over the count; flat means linear.
+// them); unindexed/rules=N is the same rules with their scopes hidden, so
+// that every one is asked, as before policies were indexed, the baseline
+// for rules=N; realistic/rules=N is realisticRules. ns/rule and ns/origin
+// are ns/op over the count; flat means linear.
 func BenchmarkDecideScale(b *testing.B) {
 	cat := residency.DefaultCatalog()
 	ctx := context.Background()
@@ -109,6 +116,16 @@ func BenchmarkDecideScale(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
 			run(b, NewPolicy(decideScaleRules(n)...), decideScaleRequest(2))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/rule")
+		})
+	}
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("unindexed/rules=%d", n), func(b *testing.B) {
+			rules := decideScaleRules(n)
+			for i, r := range rules {
+				rules[i] = unindexed{r}
+			}
+			run(b, NewPolicy(rules...), decideScaleRequest(2))
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/rule")
 		})
 	}
