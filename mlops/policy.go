@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -91,26 +93,86 @@ type Reason struct {
 func (r Reason) String() string { return r.Message + " (rule " + r.Rule + ")" }
 
 // Rule is one policy rule. Evaluate returns its objections to req, or nil
-// when it has none. Rules must be safe for concurrent use and must not call
-// the Client.
+// when it has none. Rules must be safe for concurrent use, must not call
+// the Client and must not change req.
+//
+// A rule that concerns some actions only says so by implementing
+// ScopedRule; the policy then does not ask it about the others.
 type Rule interface {
 	Name() string
 	Evaluate(ctx context.Context, req *Request) []Reason
 }
 
-// RuleFunc adapts a function to Rule.
+// ScopedRule is a Rule that applies to some actions only: a Policy asks it
+// about requests of the actions it lists and of no others, so that a policy
+// of many rules asks each request only the rules that can object to it.
+// NewPolicy calls Actions once; an empty list means every action, as for a
+// Rule that does not implement ScopedRule. An action no call makes (a
+// misspelt one) matches nothing, so a rule listing only such actions is
+// never asked.
+//
+// The built-in rules are scoped: AllowImages and GPUQuota to job
+// submissions, RequireApprovedModels and MaxTrafficStep to traffic changes,
+// SeparateDuties to model approvals. AllowProviders, AllowRegions and
+// HoldClassifications apply to every action; a Policy knows where they
+// cannot object and does not ask them there: AllowProviders and
+// AllowRegions about a request at a provider or in a region they allow,
+// HoldClassifications about one at another provider.
+type ScopedRule interface {
+	Rule
+	Actions() []Action
+}
+
+// RuleFunc adapts a function to a Rule that applies to every action.
 func RuleFunc(name string, f func(ctx context.Context, req *Request) []Reason) Rule {
-	return ruleFunc{name, f}
+	return ruleFunc{name: name, f: f}
+}
+
+// RuleFor adapts a function to a ScopedRule that applies to the given
+// actions only: f is never called about any other action, by a Policy or by
+// a direct call of Evaluate. With no actions it is RuleFunc.
+func RuleFor(name string, actions []Action, f func(ctx context.Context, req *Request) []Reason) Rule {
+	return ruleFunc{name: name, actions: slices.Clone(actions), f: f}
 }
 
 type ruleFunc struct {
-	name string
-	f    func(context.Context, *Request) []Reason
+	name    string
+	actions []Action
+	f       func(context.Context, *Request) []Reason
 }
 
-func (r ruleFunc) Name() string { return r.name }
+func (r ruleFunc) Name() string      { return r.name }
+func (r ruleFunc) Actions() []Action { return slices.Clone(r.actions) }
 func (r ruleFunc) Evaluate(ctx context.Context, req *Request) []Reason {
+	if len(r.actions) > 0 && !slices.Contains(r.actions, req.Action) {
+		return nil
+	}
 	return r.f(ctx, req)
+}
+
+// placedRule is a built-in rule that looks only at requests at some
+// providers or in some regions (Request.Location); the policy's index reads
+// these scopes so that it does not ask the rule elsewhere.
+type placedRule struct {
+	ruleFunc
+	providers, regions keyScope
+}
+
+func (r placedRule) placement() (providers, regions keyScope) { return r.providers, r.regions }
+
+// keyScope is the values of one request field a rule applies to. The zero
+// keyScope is every value.
+type keyScope struct {
+	limited bool     // false: every value
+	except  bool     // with limited: every value but keys, not keys alone
+	keys    []string // the values named
+}
+
+func onlyKeys(keys ...string) keyScope   { return keyScope{limited: true, keys: keys} }
+func exceptKeys(keys ...string) keyScope { return keyScope{limited: true, except: true, keys: keys} }
+
+func (s keyScope) has(k string) bool {
+	return !s.limited || slices.Contains(s.keys, k) != s.except
 }
 
 // Decision is a policy's answer.
@@ -127,20 +189,30 @@ type Decision struct {
 }
 
 // Policy is the gate every mutating call passes, after the residency rules
-// that every Client applies. It holds rules and asks each of them, so a
-// denial lists every reason. A Client given no Policy uses DefaultPolicy;
-// the zero Policy adds no rules and enforces.
+// that every Client applies. It holds rules and asks each of them that
+// applies to the request (see ScopedRule), in the order given, so a denial
+// lists every reason. A Client given no Policy uses DefaultPolicy; the zero
+// Policy adds no rules and enforces.
 //
 // A Policy is immutable once built and safe for concurrent use.
 type Policy struct {
 	rules      []Rule
+	index      *ruleIndex // nil when there are no rules
 	mode       Mode
 	permissive bool
 }
 
-// NewPolicy returns a policy of the given rules, asked in order.
+// NewPolicy returns a policy of the given rules, asked in order. It indexes
+// them once by the actions they apply to and, for the built-in rules that
+// look at where a request takes effect, by provider and region, so that a
+// decision costs about what its applicable rules cost, not what all of them
+// do.
 func NewPolicy(rules ...Rule) *Policy {
-	return &Policy{rules: append([]Rule(nil), rules...)}
+	p := &Policy{rules: append([]Rule(nil), rules...)}
+	if len(rules) > 0 {
+		p.index = newRuleIndex(p.rules)
+	}
+	return p
 }
 
 // Rules returns the policy's rules.
@@ -155,7 +227,7 @@ func (p *Policy) Rules() []Rule {
 func (p *Policy) WithMode(m Mode) *Policy {
 	q := &Policy{mode: m}
 	if p != nil {
-		q.rules, q.permissive = p.rules, p.permissive
+		q.rules, q.index, q.permissive = p.rules, p.index, p.permissive
 	}
 	return q
 }
@@ -168,18 +240,16 @@ func (p *Policy) Mode() Mode {
 	return p.mode
 }
 
-// Decide asks every rule about req. It does not apply the residency rules;
-// the Client does that before it asks the policy.
+// Decide asks every rule that applies to req about it. It does not apply
+// the residency rules; the Client does that before it asks the policy.
 func (p *Policy) Decide(ctx context.Context, req *Request) Decision {
 	return p.decide(ctx, req, nil)
 }
 
 // decide adds the rules' objections to reasons and applies the mode.
 func (p *Policy) decide(ctx context.Context, req *Request, reasons []Reason) Decision {
-	if p != nil {
-		for _, r := range p.rules {
-			reasons = append(reasons, r.Evaluate(ctx, req)...)
-		}
+	if p != nil && p.index != nil {
+		reasons = p.index.ask(ctx, req, reasons)
 	}
 	permissive := p != nil && p.permissive
 	if len(reasons) == 0 {
@@ -191,28 +261,150 @@ func (p *Policy) decide(ctx context.Context, req *Request, reasons []Reason) Dec
 	return Decision{Reasons: reasons, Permissive: permissive}
 }
 
-// AllowProviders allows actions only on the named providers (the names given
-// to NewClient).
-func AllowProviders(names ...string) Rule {
-	set := toSet(names)
-	return RuleFunc("provider-allowlist", func(_ context.Context, req *Request) []Reason {
-		if req.Location.Provider == "" || set[req.Location.Provider] {
-			return nil
+// needsUsage reports whether a rule of p reads Request.Usage.
+func (p *Policy) needsUsage() bool { return p != nil && p.index != nil && p.index.usage }
+
+// ruleIndex says which of a policy's rules apply to a request. For each of
+// three request fields — the action, the provider and the region — it
+// holds, per value some rule names, a bit set of the rules that apply to
+// that value, and one more for every other value. A request's rules are the
+// intersection of its three sets, visited in ascending bit order, which is
+// the order the rules were given in.
+type ruleIndex struct {
+	rules                       []indexedRule
+	actions, providers, regions ruleSets
+	usage                       bool // some rule is a usageRule
+}
+
+// indexedRule is one rule as the index asks it.
+type indexedRule struct {
+	rule Rule
+	// image is set for an AllowImages rule, which the index asks with the
+	// job's image reference parsed once per decision.
+	image *imageAllowlist
+}
+
+// ruleSets maps the values of one request field to the bit sets of rules
+// that apply to them.
+type ruleSets struct {
+	named map[string][]uint64
+	other []uint64 // for a value no rule names
+}
+
+func (s *ruleSets) get(k string) []uint64 {
+	if b, ok := s.named[k]; ok {
+		return b
+	}
+	return s.other
+}
+
+func newRuleIndex(rules []Rule) *ruleIndex {
+	x := &ruleIndex{rules: make([]indexedRule, len(rules))}
+	actions := make([]keyScope, len(rules))
+	providers := make([]keyScope, len(rules))
+	regions := make([]keyScope, len(rules))
+	for i, r := range rules {
+		x.rules[i].rule = r
+		x.rules[i].image, _ = r.(*imageAllowlist)
+		if _, ok := r.(usageRule); ok {
+			x.usage = true
 		}
-		return []Reason{{"provider-allowlist", fmt.Sprintf("provider %q is not in the allowlist [%s]", req.Location.Provider, strings.Join(names, ", "))}}
-	})
+		if s, ok := r.(ScopedRule); ok {
+			if as := s.Actions(); len(as) > 0 {
+				keys := make([]string, len(as))
+				for j, a := range as {
+					keys[j] = string(a)
+				}
+				actions[i] = onlyKeys(keys...)
+			}
+		}
+		if pr, ok := r.(interface {
+			placement() (providers, regions keyScope)
+		}); ok {
+			providers[i], regions[i] = pr.placement()
+		}
+	}
+	x.actions = newRuleSets(actions)
+	x.providers = newRuleSets(providers)
+	x.regions = newRuleSets(regions)
+	return x
+}
+
+func newRuleSets(scopes []keyScope) ruleSets {
+	words := (len(scopes) + 63) / 64
+	s := ruleSets{named: map[string][]uint64{}, other: make([]uint64, words)}
+	for i, sc := range scopes {
+		if !sc.limited || sc.except { // a value no rule names is none of sc.keys
+			s.other[i/64] |= 1 << (i % 64)
+		}
+		for _, k := range sc.keys {
+			s.named[k] = nil
+		}
+	}
+	for k := range s.named {
+		b := make([]uint64, words)
+		for i, sc := range scopes {
+			if sc.has(k) {
+				b[i/64] |= 1 << (i % 64)
+			}
+		}
+		s.named[k] = b
+	}
+	return s
+}
+
+// ask appends the objections of the rules that apply to req to reasons.
+func (x *ruleIndex) ask(ctx context.Context, req *Request, reasons []Reason) []Reason {
+	actions := x.actions.get(string(req.Action))
+	providers := x.providers.get(req.Location.Provider)
+	regions := x.regions.get(req.Location.Region)
+	var img parsedImage
+	for w, set := range actions {
+		set &= providers[w] & regions[w]
+		for set != 0 {
+			r := &x.rules[w*64+bits.TrailingZeros64(set)]
+			set &= set - 1
+			if r.image != nil {
+				reasons = append(reasons, r.image.evaluate(req, &img)...)
+				continue
+			}
+			reasons = append(reasons, r.rule.Evaluate(ctx, req)...)
+		}
+	}
+	return reasons
+}
+
+// AllowProviders allows actions only on the named providers (the names given
+// to NewClient). It applies to every action that names a provider.
+func AllowProviders(names ...string) Rule {
+	const name = "provider-allowlist"
+	set, list := toSet(names), strings.Join(names, ", ")
+	return placedRule{
+		ruleFunc: ruleFunc{name: name, f: func(_ context.Context, req *Request) []Reason {
+			if req.Location.Provider == "" || set[req.Location.Provider] {
+				return nil
+			}
+			return []Reason{{name, fmt.Sprintf("provider %q is not in the allowlist [%s]", req.Location.Provider, list)}}
+		}},
+		providers: exceptKeys(append(slices.Clone(names), "")...),
+	}
 }
 
 // AllowRegions allows actions only in the named regions, spelt as the
-// providers spell them ("westeurope", "EU-SOUTH-03").
+// providers spell them ("westeurope", "EU-SOUTH-03"). It applies to every
+// action that names a region.
 func AllowRegions(regions ...string) Rule {
-	set := toSet(regions)
-	return RuleFunc("region-allowlist", func(_ context.Context, req *Request) []Reason {
-		if req.Location.Region == "" || set[req.Location.Region] {
-			return nil
-		}
-		return []Reason{{"region-allowlist", fmt.Sprintf("region %s (%s) is not in the allowlist [%s]", req.Location.Region, req.Location.Provider, strings.Join(regions, ", "))}}
-	})
+	const name = "region-allowlist"
+	set, list := toSet(regions), strings.Join(regions, ", ")
+	return placedRule{
+		ruleFunc: ruleFunc{name: name, f: func(_ context.Context, req *Request) []Reason {
+			if req.Location.Region == "" || set[req.Location.Region] {
+				return nil
+			}
+			return []Reason{{name, fmt.Sprintf("region %s (%s) is not in the allowlist [%s]", req.Location.Region, req.Location.Provider, list)}}
+		}},
+		regions: exceptKeys(append(slices.Clone(regions), "")...),
+	}
 }
 
 // AllowImages allows training jobs only from images under one of prefixes.
@@ -231,67 +423,115 @@ func AllowRegions(regions ...string) Rule {
 // With requireDigest, the image must also be pinned by digest
 // ("...@sha256:<64 hex>"), so that what was approved is what runs. An
 // image reference that does not parse is always denied.
+//
+// The rule applies to job submissions (ActionJobSubmit). A Policy parses a
+// job's image once per decision, however many AllowImages rules it has.
 func AllowImages(requireDigest bool, prefixes ...string) Rule {
-	const name = "image-allowlist"
-	type prefix struct {
-		registry string
-		path     []string
-	}
-	var (
-		allow []prefix
-		bad   []string
-	)
+	r := &imageAllowlist{requireDigest: requireDigest, anyRegistry: len(prefixes) == 0, list: strings.Join(prefixes, ", ")}
+	var bad []string
 	for _, p := range prefixes {
 		reg, path, err := parseImagePrefix(p)
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("%q (%v)", p, err))
 			continue
 		}
-		allow = append(allow, prefix{reg, path})
+		r.allow = append(r.allow, imagePrefix{reg, strings.Join(path, "/")})
 	}
-	return RuleFunc(name, func(_ context.Context, req *Request) []Reason {
-		if req.Action != ActionJobSubmit || req.Job == nil {
-			return nil
-		}
-		img := req.Job.Image
-		ref, err := parseImageRef(img)
-		if err != nil {
-			return []Reason{{name, fmt.Sprintf("image %q is not a valid image reference: %v", img, err)}}
-		}
-		var out []Reason
-		allowed := len(prefixes) == 0
-		reg, repo := ref.registry(), ref.repository()
-		for _, p := range allow {
-			if p.registry == reg && pathHasPrefix(repo, p.path) {
-				allowed = true
-				break
-			}
-		}
-		if !allowed {
-			msg := fmt.Sprintf("image %q (registry %s, repository %s) is not from an allowed registry [%s]", img, reg, ref.repository(), strings.Join(prefixes, ", "))
-			if len(bad) > 0 {
-				msg += "; these allowlist entries do not parse and allow nothing: " + strings.Join(bad, ", ")
-			}
-			out = append(out, Reason{name, msg})
-		}
-		if requireDigest && !ref.pinned() {
-			out = append(out, Reason{name, fmt.Sprintf("image %q is not pinned by digest; use name@sha256:<64 hex digits>", img)})
-		}
-		return out
-	})
+	if len(bad) > 0 {
+		r.bad = "; these allowlist entries do not parse and allow nothing: " + strings.Join(bad, ", ")
+	}
+	return r
 }
 
-// pathHasPrefix reports whether the repository path repo starts with the
-// components of prefix, on component boundaries, without allocating.
-func pathHasPrefix(repo string, prefix []string) bool {
-	for _, c := range prefix {
-		head, rest, _ := strings.Cut(repo, "/")
-		if head != c {
+const imageRuleName = "image-allowlist"
+
+// imageAllowlist is the rule AllowImages returns.
+type imageAllowlist struct {
+	requireDigest bool
+	anyRegistry   bool // no prefixes were given: every registry is allowed
+	allow         []imagePrefix
+	list          string // the prefixes as given, for denials
+	bad           string // what a denial adds about prefixes that do not parse
+}
+
+type imagePrefix struct {
+	registry string
+	path     string // whole components joined by '/'; "" for the whole registry
+}
+
+func (*imageAllowlist) Name() string      { return imageRuleName }
+func (*imageAllowlist) Actions() []Action { return []Action{ActionJobSubmit} }
+
+func (r *imageAllowlist) Evaluate(_ context.Context, req *Request) []Reason {
+	var img parsedImage
+	return r.evaluate(req, &img)
+}
+
+// parsedImage is a job's image reference parsed once for every image rule
+// of a decision (rules do not change the request they are asked about).
+type parsedImage struct {
+	done bool
+	ref  imageRef
+	err  error
+	reg  string
+	lib  bool // a Docker Hub reference whose repository is "library/" + path
+}
+
+func (p *parsedImage) parse(image string) {
+	if p.done {
+		return
+	}
+	p.done = true
+	p.ref, p.err = parseImageRef(image)
+	if p.err == nil {
+		p.reg = p.ref.registry()
+		p.lib = p.reg == "docker.io" && !strings.Contains(p.ref.path, "/")
+	}
+}
+
+// evaluate is Evaluate with req's job image parsed into img, or parsed
+// there first if no rule of the decision has parsed it yet.
+func (r *imageAllowlist) evaluate(req *Request, img *parsedImage) []Reason {
+	if req.Action != ActionJobSubmit || req.Job == nil {
+		return nil
+	}
+	image := req.Job.Image
+	img.parse(image)
+	if img.err != nil {
+		return []Reason{{imageRuleName, fmt.Sprintf("image %q is not a valid image reference: %v", image, img.err)}}
+	}
+	var out []Reason
+	allowed := r.anyRegistry
+	for _, p := range r.allow {
+		if p.registry == img.reg && repoHasPrefix(img.ref.path, img.lib, p.path) {
+			allowed = true
+			break
+		}
+	}
+	if !allowed {
+		msg := fmt.Sprintf("image %q (registry %s, repository %s) is not from an allowed registry [%s]", image, img.reg, img.ref.repository(), r.list)
+		out = append(out, Reason{imageRuleName, msg + r.bad})
+	}
+	if r.requireDigest && !img.ref.pinned() {
+		out = append(out, Reason{imageRuleName, fmt.Sprintf("image %q is not pinned by digest; use name@sha256:<64 hex digits>", image)})
+	}
+	return out
+}
+
+// repoHasPrefix reports whether the repository of path — "library/" + path
+// with lib — starts with prefix on a component boundary, without
+// allocating.
+func repoHasPrefix(path string, lib bool, prefix string) bool {
+	if lib && prefix != "" {
+		if prefix == "library" {
+			return true
+		}
+		var ok bool
+		if prefix, ok = strings.CutPrefix(prefix, "library/"); !ok {
 			return false
 		}
-		repo = rest
 	}
-	return true
+	return prefix == "" || strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
 }
 
 // PinnedByDigest reports whether image is a valid image reference (see
@@ -395,7 +635,7 @@ func parseImageRef(s string) (imageRef, error) {
 	r.path = name
 	if i := strings.IndexByte(name, '/'); i >= 0 {
 		first := name[:i]
-		if strings.ContainsAny(first, ".:") || first == "localhost" || strings.ToLower(first) != first {
+		if strings.IndexByte(first, '.') >= 0 || strings.IndexByte(first, ':') >= 0 || first == "localhost" || strings.ToLower(first) != first {
 			r.domain, r.path = first, name[i+1:]
 			if err := checkDomain(r.domain); err != nil {
 				return imageRef{}, err
@@ -433,7 +673,11 @@ func parseImagePrefix(s string) (registry string, path []string, err error) {
 // white space and anything outside ASCII.
 func imageChars(s string) error {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
+		c := s[i]
+		if ' ' < c && c < 0x7f {
+			continue // printable ASCII, the usual case
+		}
+		switch {
 		case c == ' ':
 			return fmt.Errorf("it contains white space at byte %d", i)
 		case c < 0x20 || c == 0x7f:
@@ -615,10 +859,10 @@ func validDigestAlgorithm(a string) bool {
 // RequireApprovedModels denies a traffic change that raises the share of a
 // deployment whose model version is not approved — rollbacks too: a split
 // that ran before is restored only to deployments whose models are still
-// approved.
+// approved. It applies to traffic changes (ActionTrafficSet).
 func RequireApprovedModels() Rule {
 	const name = "approved-model"
-	return RuleFunc(name, func(_ context.Context, req *Request) []Reason {
+	return RuleFor(name, []Action{ActionTrafficSet}, func(_ context.Context, req *Request) []Reason {
 		tc := req.Traffic
 		if req.Action != ActionTrafficSet || tc == nil {
 			return nil

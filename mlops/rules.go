@@ -16,10 +16,11 @@ import (
 // eyes has to be a second person. Principals are compared in the form
 // Principal's doc comment gives them, so "Alice@Example.com " is
 // "alice@example.com"; a recorded ID with invisible characters in it is
-// compared with them left out.
+// compared with them left out. It applies to model approvals
+// (ActionModelApprove).
 func SeparateDuties() Rule {
 	const name = "separation-of-duties"
-	return RuleFunc(name, func(_ context.Context, req *Request) []Reason {
+	return RuleFor(name, []Action{ActionModelApprove}, func(_ context.Context, req *Request) []Reason {
 		mv := req.Model
 		if req.Action != ActionModelApprove || mv == nil {
 			return nil
@@ -39,10 +40,11 @@ func SeparateDuties() Rule {
 // MaxTrafficStep denies a traffic change that raises any deployment's share
 // by more than step percentage points at once, so that a new model meets
 // real traffic gradually. Rollbacks are never blocked, nor is the first
-// traffic of an endpoint that served nothing.
+// traffic of an endpoint that served nothing. It applies to traffic changes
+// (ActionTrafficSet).
 func MaxTrafficStep(step int) Rule {
 	const name = "max-traffic-step"
-	return RuleFunc(name, func(_ context.Context, req *Request) []Reason {
+	return RuleFor(name, []Action{ActionTrafficSet}, func(_ context.Context, req *Request) []Reason {
 		tc := req.Traffic
 		if req.Action != ActionTrafficSet || tc == nil || tc.Rollback || len(tc.Before) == 0 {
 			return nil // a first deployment has nothing to shift from
@@ -92,10 +94,13 @@ type gpuQuota struct {
 // the providers list, so submissions in flight at the same time through k
 // Clients can leave a principal or team holding up to k times the limit.
 // To bound a principal or team exactly, submit its jobs through one Client.
+//
+// The rule applies to job submissions (ActionJobSubmit).
 func GPUQuota(perPrincipal, perTeam int) Rule { return gpuQuota{perPrincipal, perTeam} }
 
-func (gpuQuota) Name() string { return "gpu-quota" }
-func (gpuQuota) needsUsage()  {}
+func (gpuQuota) Name() string      { return "gpu-quota" }
+func (gpuQuota) Actions() []Action { return []Action{ActionJobSubmit} }
+func (gpuQuota) needsUsage()       {}
 
 func (q gpuQuota) Evaluate(_ context.Context, req *Request) []Reason {
 	if req.Action != ActionJobSubmit || req.Job == nil || req.Usage == nil {
@@ -139,14 +144,7 @@ func addGPUs(a, b int) int {
 	return a + b
 }
 
-func (c *Client) wantsUsage() bool {
-	for _, r := range c.opts.Policy.Rules() {
-		if _, ok := r.(usageRule); ok {
-			return true
-		}
-	}
-	return false
-}
+func (c *Client) wantsUsage() bool { return c.opts.Policy.needsUsage() }
 
 // gpuLedger serialises a Client's quota decisions and remembers the GPUs of
 // the submissions it allowed until they return.
@@ -264,10 +262,11 @@ func (c *Client) gpuUsage(ctx context.Context, p Principal, submitProvider, subm
 // what was derived from it (a job reading it, a model trained on it, a
 // deployment serving that model). It is the rule for hand-overs between
 // clouds: "restricted data never reaches CoreWeave" is
-// HoldClassifications("coreweave", residency.Confidential).
+// HoldClassifications("coreweave", residency.Confidential). It applies to
+// every action at that provider.
 func HoldClassifications(providerName string, maxClass residency.Classification) Rule {
-	name := "provider-classification"
-	return RuleFunc(name, func(_ context.Context, req *Request) []Reason {
+	const name = "provider-classification"
+	f := func(_ context.Context, req *Request) []Reason {
 		if req.Location.Provider != providerName {
 			return nil
 		}
@@ -276,8 +275,8 @@ func HoldClassifications(providerName string, maxClass residency.Classification)
 			out = append(out, Reason{name, fmt.Sprintf("provider %q may hold data up to %s; %s is %s", providerName, maxClass, req.Target, d.Classification)})
 		}
 		var over []string
-		for _, o := range req.Origins {
-			if o.Classification > maxClass && (req.Dataset == nil || !strings.HasSuffix(o.Artifact, req.Dataset.Ref().String())) {
+		for i := range req.Origins {
+			if o := &req.Origins[i]; o.Classification > maxClass && (req.Dataset == nil || !strings.HasSuffix(o.Artifact, req.Dataset.Ref().String())) {
 				over = append(over, o.Artifact+" ("+o.Classification.String()+")")
 			}
 		}
@@ -285,5 +284,6 @@ func HoldClassifications(providerName string, maxClass residency.Classification)
 			out = append(out, Reason{name, fmt.Sprintf("provider %q may hold data up to %s; %s derives from %s", providerName, maxClass, req.Target, strings.Join(over, ", "))})
 		}
 		return out
-	})
+	}
+	return placedRule{ruleFunc: ruleFunc{name: name, f: f}, providers: onlyKeys(providerName)}
 }
