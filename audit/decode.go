@@ -2,7 +2,9 @@ package audit
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -14,6 +16,13 @@ import (
 // hash can be checked over the line as stored without building a Record —
 // which keeps Verify free of allocations — while an implementation that
 // re-encodes parsed fields reaches the same hash.
+//
+// Verify decodes every line it reads, so the decoder is written for speed
+// as much as the encoder: the literals between values are matched whole
+// (each carries the quotation marks around it, as in the encoder, and
+// compiles to a few loads), strings are scanned eight bytes at a time, and
+// a failure is recorded rather than returned, which keeps the sequence of
+// steps in decode straight; see decoder.fail.
 
 // lineInfo is what verification needs from a stored line.
 type lineInfo struct {
@@ -33,82 +42,60 @@ func (e *syntaxError) Error() string { return fmt.Sprintf("at byte %d of the lin
 type decoder struct {
 	b       []byte
 	i       int
-	rec     *Record // nil: validate only
-	discard Record  // target for field pointers when rec is nil
+	err     *syntaxError // the first failure; b is empty from then on
+	rec     *Record      // nil: validate only
+	discard Record       // target for field pointers when rec is nil
 	buf     [3][]byte
 }
 
 // decode parses one line without its newline. When d.rec is set it fills it.
-func (d *decoder) decode(line []byte) (info lineInfo, err error) {
-	d.b, d.i = line, 0
+func (d *decoder) decode(line []byte) (lineInfo, error) {
+	var info lineInfo
+	d.b, d.i, d.err = line, 0, nil
 	r := d.rec
 	if r == nil {
 		r = &d.discard
 	}
-	if err = d.lit(`{"v":1,"seq":`); err != nil {
-		return info, err
-	}
-	if info.seq, err = d.seq(); err != nil {
-		return info, err
-	}
-	if err = d.lit(`,"time":`); err != nil {
-		return info, err
-	}
-	if err = d.time(&r.Time); err != nil {
-		return info, err
-	}
-	for _, f := range [...]struct {
-		name string
-		dst  *string
-	}{
-		{`,"principal":`, &r.Principal},
-		{`,"action":`, &r.Action},
-		{`,"target":`, &r.Target},
-		{`,"provider":`, &r.Provider},
-		{`,"region":`, &r.Region},
-		{`,"decision":`, (*string)(&r.Decision)},
-	} {
-		if err = d.field(f.name, f.dst); err != nil {
-			return info, err
-		}
-	}
-	if err = d.reasons(r); err != nil {
-		return info, err
-	}
-	for _, f := range [...]struct {
-		name string
-		dst  *string
-	}{
-		{`,"outcome":`, (*string)(&r.Outcome)},
-		{`,"error":`, &r.Error},
-		{`,"request_id":`, &r.RequestID},
-		{`,"trace_id":`, &r.TraceID},
-	} {
-		if err = d.field(f.name, f.dst); err != nil {
-			return info, err
-		}
-	}
-	if err = d.attrs(r); err != nil {
-		return info, err
-	}
-	if err = d.lit(`,"prev":`); err != nil {
-		return info, err
-	}
-	if info.prev, err = d.hex(); err != nil {
-		return info, err
-	}
+	d.lit(`{"v":1,"seq":`)
+	info.seq = d.seq()
+	d.lit(`,"time":"`)
+	d.time(&r.Time)
+	d.lit(`","principal":"`)
+	d.text(&r.Principal)
+	d.lit(`","action":"`)
+	d.text(&r.Action)
+	d.lit(`","target":"`)
+	d.text(&r.Target)
+	d.lit(`","provider":"`)
+	d.text(&r.Provider)
+	d.lit(`","region":"`)
+	d.text(&r.Region)
+	d.lit(`","decision":"`)
+	d.text((*string)(&r.Decision))
+	d.lit(`","reasons":[`)
+	d.reasons(r)
+	d.lit(`],"outcome":"`)
+	d.text((*string)(&r.Outcome))
+	d.lit(`","error":"`)
+	d.text(&r.Error)
+	d.lit(`","request_id":"`)
+	d.text(&r.RequestID)
+	d.lit(`","trace_id":"`)
+	d.text(&r.TraceID)
+	d.lit(`","attrs":{`)
+	d.attrs(r)
+	d.lit(`},"prev":"`)
+	info.prev = d.hex()
+	d.lit(`"`)
 	info.body = d.i
-	if err = d.lit(`,"hash":`); err != nil {
-		return info, err
-	}
-	if info.hash, err = d.hex(); err != nil {
-		return info, err
-	}
-	if err = d.lit(`}`); err != nil {
-		return info, err
-	}
+	d.lit(`,"hash":"`)
+	info.hash = d.hex()
+	d.lit(`"}`)
 	if d.i != len(d.b) {
-		return info, d.fail("unexpected bytes after the record")
+		d.fail("unexpected bytes after the record")
+	}
+	if d.err != nil {
+		return lineInfo{}, d.err
 	}
 	if d.rec != nil {
 		d.rec.Seq = info.seq
@@ -118,15 +105,43 @@ func (d *decoder) decode(line []byte) (info lineInfo, err error) {
 	return info, nil
 }
 
-func (d *decoder) fail(msg string) error { return &syntaxError{off: d.i, msg: msg} }
-
-func (d *decoder) lit(s string) error {
-	if len(d.b)-d.i < len(s) || string(d.b[d.i:d.i+len(s)]) != s {
-		return d.fail("expected " + strconv.Quote(s))
+// fail records msg at the current offset unless a failure was recorded
+// already, and empties the input, so that every later step fails at once
+// and the first failure is the one reported.
+func (d *decoder) fail(msg string) {
+	if d.err == nil {
+		d.err = &syntaxError{off: d.i, msg: msg}
 	}
-	d.i += len(s)
-	return nil
+	d.b, d.i = d.b[:0], 0
 }
+
+// lit consumes the literal s. Literals of 8 to 16 bytes, most of them, are
+// compared as two overlapping eight-byte words, which is several times
+// cheaper than a call to compare memory.
+func (d *decoder) lit(s string) {
+	b, n := d.b[d.i:], len(s)
+	ok := n <= len(b)
+	if ok {
+		switch {
+		case n >= 8 && n <= 16:
+			ok = binary.LittleEndian.Uint64(b) == word(s) &&
+				binary.LittleEndian.Uint64(b[n-8:]) == word(s[n-8:])
+		case n < 8:
+			for j := range n {
+				ok = ok && b[j] == s[j]
+			}
+		default:
+			ok = string(b[:n]) == s
+		}
+	}
+	if !ok {
+		d.expected(s)
+		return
+	}
+	d.i += n
+}
+
+func (d *decoder) expected(s string) { d.fail("expected " + strconv.Quote(s)) }
 
 func (d *decoder) peek() byte {
 	if d.i < len(d.b) {
@@ -136,138 +151,138 @@ func (d *decoder) peek() byte {
 }
 
 // seq parses a decimal sequence number: no sign, no leading zero, at least 1.
-func (d *decoder) seq() (uint64, error) {
+func (d *decoder) seq() uint64 {
 	start := d.i
 	if d.peek() < '1' || d.peek() > '9' {
-		return 0, d.fail("expected a sequence number from 1 without leading zeros")
+		d.fail("expected a sequence number from 1 without leading zeros")
+		return 0
 	}
 	var v uint64
 	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
 		dig := uint64(d.b[d.i] - '0')
 		if v > (^uint64(0)-dig)/10 {
 			d.i = start
-			return 0, d.fail("sequence number overflows 64 bits")
+			d.fail("sequence number overflows 64 bits")
+			return 0
 		}
 		v = v*10 + dig
 		d.i++
 	}
-	return v, nil
+	return v
 }
 
-func (d *decoder) field(name string, dst *string) error {
-	if err := d.lit(name); err != nil {
-		return err
-	}
-	s, err := d.str(2)
-	if err != nil {
-		return err
-	}
+// text parses the content of a string, whose opening quotation mark the
+// literal before it consumed, into *dst when the decoder fills a record.
+func (d *decoder) text(dst *string) {
+	s := d.str(2)
 	if d.rec != nil {
 		*dst = string(s)
 	}
-	return nil
 }
 
-func (d *decoder) reasons(r *Record) error {
-	if err := d.lit(`,"reasons":[`); err != nil {
-		return err
+func (d *decoder) reasons(r *Record) {
+	if d.peek() == ']' {
+		return
 	}
-	if d.peek() != ']' {
-		for {
-			var rs Reason
-			if err := d.field(`{"rule":`, &rs.Rule); err != nil {
-				return err
-			}
-			if err := d.field(`,"message":`, &rs.Message); err != nil {
-				return err
-			}
-			if err := d.lit(`}`); err != nil {
-				return err
-			}
-			if d.rec != nil {
-				r.Reasons = append(r.Reasons, rs)
-			}
-			if d.peek() != ',' {
-				break
-			}
-			d.i++
+	for {
+		var rs Reason
+		d.lit(`{"rule":"`)
+		d.text(&rs.Rule)
+		d.lit(`","message":"`)
+		d.text(&rs.Message)
+		d.lit(`"}`)
+		if d.rec != nil && d.err == nil {
+			r.Reasons = append(r.Reasons, rs)
 		}
-	}
-	return d.lit(`]`)
-}
-
-func (d *decoder) attrs(r *Record) error {
-	if err := d.lit(`,"attrs":{`); err != nil {
-		return err
-	}
-	if d.peek() != '}' {
-		var prev []byte
-		for n := 0; ; n++ {
-			at := d.i
-			// Keys alternate between two scratch buffers so the previous key
-			// survives decoding the next one for the order check.
-			k, err := d.str(n % 2)
-			if err != nil {
-				return err
-			}
-			if n > 0 && bytes.Compare(prev, k) >= 0 {
-				d.i = at
-				return d.fail("attrs keys are not in strictly increasing byte order")
-			}
-			prev = k
-			if err := d.lit(`:`); err != nil {
-				return err
-			}
-			v, err := d.str(2)
-			if err != nil {
-				return err
-			}
-			if d.rec != nil {
-				if r.Attrs == nil {
-					r.Attrs = make(map[string]string)
-				}
-				r.Attrs[string(k)] = string(v)
-			}
-			if d.peek() != ',' {
-				break
-			}
-			d.i++
+		if d.peek() != ',' {
+			return
 		}
+		d.i++
 	}
-	return d.lit(`}`)
 }
 
-// str parses a canonical JSON string and returns its content, aliasing the
-// line when there is no escape and scratch buffer k otherwise.
-func (d *decoder) str(k int) ([]byte, error) {
+func (d *decoder) attrs(r *Record) {
+	if d.peek() == '}' {
+		return
+	}
+	var prev []byte
+	for n := 0; ; n++ {
+		at := d.i
+		d.lit(`"`)
+		// Keys alternate between two scratch buffers so the previous key
+		// survives decoding the next one for the order check.
+		k := d.str(n % 2)
+		if n > 0 && d.err == nil && bytes.Compare(prev, k) >= 0 {
+			d.i = at
+			d.fail("attrs keys are not in strictly increasing byte order")
+		}
+		prev = k
+		d.lit(`":"`)
+		v := d.str(2)
+		d.lit(`"`)
+		if d.rec != nil && d.err == nil {
+			if r.Attrs == nil {
+				r.Attrs = make(map[string]string)
+			}
+			r.Attrs[string(k)] = string(v)
+		}
+		if d.peek() != ',' {
+			return
+		}
+		d.i++
+	}
+}
+
+// str parses the content of a canonical JSON string from the current
+// offset, just after the opening quotation mark, up to the closing one,
+// which it leaves for the next literal. It returns the content, aliasing
+// the line when there is no escape and scratch buffer k otherwise.
+//
+// It runs over most of every line Verify reads, so it skips plain bytes
+// (printable ASCII other than '"' and '\\') eight at a time and looks
+// closer only at the others, and it checks UTF-8 only for a string that
+// holds a byte outside ASCII.
+func (d *decoder) str(k int) []byte {
 	b := d.b
-	if d.peek() != '"' {
-		return nil, d.fail("expected a string")
-	}
-	start := d.i + 1
-	escaped := false
+	start := d.i
+	escaped, ascii := false, true
 	i := start
 	for {
+		for i+8 <= len(b) {
+			if m := nonPlain(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
 		if i >= len(b) {
 			d.i = i
-			return nil, d.fail("unterminated string")
+			d.fail("unterminated string")
+			return nil
 		}
 		c := b[i]
 		if c == '"' {
 			break
 		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+			i++
+			continue
+		}
 		if c < 0x20 {
 			d.i = i
-			return nil, d.fail("control byte in a string; it must be escaped")
+			d.fail("control byte in a string; it must be escaped")
+			return nil
 		}
 		if c != '\\' {
-			i++
+			i++ // a plain byte among the last few of the line
 			continue
 		}
 		escaped = true
 		if i+1 >= len(b) {
 			d.i = i
-			return nil, d.fail("unterminated escape")
+			d.fail("unterminated escape")
+			return nil
 		}
 		switch b[i+1] {
 		case '"', '\\', 'n', 'r', 't':
@@ -275,26 +290,30 @@ func (d *decoder) str(k int) ([]byte, error) {
 		case 'u':
 			if i+6 > len(b) || b[i+2] != '0' || b[i+3] != '0' || (b[i+4] != '0' && b[i+4] != '1') || unhex(b[i+5]) < 0 {
 				d.i = i
-				return nil, d.fail(`non-canonical \u escape; only \u0000 to \u001f in lower case are used`)
+				d.fail(`non-canonical \u escape; only \u0000 to \u001f in lower case are used`)
+				return nil
 			}
 			if v := (b[i+4]-'0')<<4 | byte(unhex(b[i+5])); v == '\n' || v == '\r' || v == '\t' {
 				d.i = i
-				return nil, d.fail(`non-canonical escape; \n, \r and \t use their short forms`)
+				d.fail(`non-canonical escape; \n, \r and \t use their short forms`)
+				return nil
 			}
 			i += 6
 		default:
 			d.i = i
-			return nil, d.fail("non-canonical escape")
+			d.fail("non-canonical escape")
+			return nil
 		}
 	}
 	raw := b[start:i]
-	if !utf8.Valid(raw) {
+	if !ascii && !utf8.Valid(raw) {
 		d.i = start
-		return nil, d.fail("string is not valid UTF-8")
+		d.fail("string is not valid UTF-8")
+		return nil
 	}
-	d.i = i + 1
+	d.i = i
 	if !escaped {
-		return raw, nil
+		return raw
 	}
 	out := d.buf[k][:0]
 	for j := 0; j < len(raw); {
@@ -321,7 +340,7 @@ func (d *decoder) str(k int) ([]byte, error) {
 		j += 2
 	}
 	d.buf[k] = out
-	return out, nil
+	return out
 }
 
 // unhex decodes a lower-case hex digit, or returns -1.
@@ -335,58 +354,100 @@ func unhex(c byte) int {
 	return -1
 }
 
-// hex parses a quoted string of 64 lower-case hex digits.
-func (d *decoder) hex() ([]byte, error) {
-	if len(d.b)-d.i < 66 || d.b[d.i] != '"' || d.b[d.i+65] != '"' {
-		return nil, d.fail("expected 64 lower-case hex digits in quotes")
+// hex parses 64 lower-case hex digits, checking them eight at a time (see
+// hexWord); only on failure does it look for the offending digit.
+func (d *decoder) hex() []byte {
+	if len(d.b)-d.i < 64 {
+		d.fail("expected 64 lower-case hex digits")
+		return nil
 	}
-	h := d.b[d.i+1 : d.i+65]
-	for j, c := range h {
-		if unhex(c) < 0 {
-			d.i += 1 + j
-			return nil, d.fail("expected a lower-case hex digit")
+	h := d.b[d.i : d.i+64]
+	ok := true
+	for j := 0; j < len(h); j += 8 {
+		ok = ok && hexWord(binary.LittleEndian.Uint64(h[j:]))
+	}
+	if !ok {
+		for j, c := range h {
+			if unhex(c) < 0 {
+				d.i += j
+				d.fail("expected a lower-case hex digit")
+				return nil
+			}
 		}
 	}
-	d.i += 66
-	return h, nil
+	d.i += 64
+	return h
 }
 
-// time parses "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" and rejects dates that do not
-// exist, which time.Date would silently normalise.
-func (d *decoder) time(dst *time.Time) error {
-	const layout = `"0000-00-00T00:00:00.000000000Z"`
-	if len(d.b)-d.i < len(layout) {
-		return d.fail("expected a time like " + layout)
+// hexWord reports whether all eight bytes of x are lower-case hex digits.
+// Once every byte is known to be below 0x80, adding 0x80-lo to it sets its
+// high bit exactly when it is at least lo, and no sum carries into the next
+// byte; so each range test is one addition for all eight bytes.
+func hexWord(x uint64) bool {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	ge := func(lo uint64) uint64 { return x + (0x80-lo)*ones } // high bit: byte >= lo
+	digit := ge('0') &^ ge('9'+1)
+	letter := ge('a') &^ ge('f'+1)
+	return x&high == 0 && (digit|letter)&high == high
+}
+
+// time parses "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" (the literal before it
+// consumed the opening quotation mark) and rejects dates that do not exist,
+// which time.Date would silently normalise. It checks the layout eight
+// bytes at a time (see layoutWord).
+func (d *decoder) time(dst *time.Time) {
+	const layout = `0000-00-00T00:00:00.000000000Z`
+	if len(d.b)-d.i < len(layout) ||
+		!layoutWord(d.b[d.i:], layout) || !layoutWord(d.b[d.i+8:], layout[8:]) ||
+		!layoutWord(d.b[d.i+16:], layout[16:]) || !layoutWord(d.b[d.i+22:], layout[22:]) {
+		d.fail(`expected a time like "` + layout + `"`)
+		return
 	}
 	s := d.b[d.i : d.i+len(layout)]
-	for j := range len(layout) {
-		want := layout[j]
-		if want == '0' {
-			if s[j] < '0' || s[j] > '9' {
-				return d.fail("expected a time like " + layout)
-			}
-		} else if s[j] != want {
-			return d.fail("expected a time like " + layout)
-		}
-	}
-	num := func(off, n int) int {
-		v := 0
-		for _, c := range s[off : off+n] {
-			v = v*10 + int(c-'0')
-		}
-		return v
-	}
-	year, month, day := num(1, 4), num(6, 2), num(9, 2)
-	hour, minute, sec, nsec := num(12, 2), num(15, 2), num(18, 2), num(21, 9)
+	num2 := func(off int) int { return int(s[off]-'0')*10 + int(s[off+1]-'0') }
+	year, month, day := num2(0)*100+num2(2), num2(5), num2(8)
+	hour, minute, sec := num2(11), num2(14), num2(17)
 	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
 		hour > 23 || minute > 59 || sec > 59 {
-		return d.fail("time names a date or clock reading that does not exist")
+		d.fail("time names a date or clock reading that does not exist")
+		return
 	}
 	d.i += len(layout)
 	if d.rec != nil {
+		nsec := 0
+		for _, c := range s[20:29] {
+			nsec = nsec*10 + int(c-'0')
+		}
 		*dst = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
 	}
-	return nil
+}
+
+// layoutWord reports whether the first eight bytes of b match those of
+// layout, where a '0' in layout stands for any decimal digit and every
+// other byte for itself.
+func layoutWord(b []byte, layout string) bool {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	x, p := binary.LittleEndian.Uint64(b), word(layout)
+	var digits uint64 // 0xff in the bytes where layout has a digit
+	for j := range 8 {
+		if layout[j] == '0' {
+			digits |= 0xff << (8 * j)
+		}
+	}
+	// Outside the digits, x must equal the layout; inside, each byte must
+	// be in '0' to '9', which is tested for all eight at once on y, x with
+	// a '0' in place of every other byte: adding 0x80-'0' sets a byte's
+	// high bit when it is at least '0', adding 0x80-'9'-1 when it is above
+	// '9' (no sum carries once every byte is below 0x80).
+	y := x&digits | '0'*ones&^digits
+	return (x^p)&^digits == 0 && y&high == 0 &&
+		(y+(0x80-'0')*ones)&^(y+(0x80-'9'-1)*ones)&high == high
 }
 
 func daysIn(month, year int) int {
@@ -406,11 +467,9 @@ func daysIn(month, year int) int {
 // rest; used only to classify a break once one was found.
 func peekSeq(line []byte) (uint64, bool) {
 	d := decoder{b: line}
-	if d.lit(`{"v":1,"seq":`) != nil {
-		return 0, false
-	}
-	v, err := d.seq()
-	return v, err == nil
+	d.lit(`{"v":1,"seq":`)
+	v := d.seq()
+	return v, d.err == nil
 }
 
 // ParseLine decodes one stored line (a trailing newline is allowed) into a

@@ -3,7 +3,7 @@ package audit
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
+	"encoding/binary"
 	"encoding/hex"
 	"hash"
 	"slices"
@@ -235,10 +235,17 @@ func word(s string) uint64 {
 }
 
 // plainWord reports whether none of the eight bytes of x is a control
-// byte, '"', '\\' or non-ASCII, testing all eight at once with the classic
-// has-zero-byte and has-less-than bit tricks, which are exact about whether
-// such a byte is present.
-func plainWord(x uint64) bool {
+// byte, '"', '\\' or non-ASCII; see nonPlain.
+func plainWord(x uint64) bool { return nonPlain(x) == 0 }
+
+// nonPlain tests the eight bytes of x (little-endian: the first byte is the
+// lowest) at once for control bytes, '"', '\\' and non-ASCII bytes, with the
+// classic has-zero-byte and has-less-than bit tricks. It returns zero when
+// there is none; otherwise the lowest set bit is the high bit of the first
+// such byte. Only bytes after that one can be marked wrongly (by a borrow
+// running upwards), so bits.TrailingZeros64(m)/8 is the exact index of the
+// first byte that needs a closer look.
+func nonPlain(x uint64) uint64 {
 	const (
 		ones   = 0x0101010101010101
 		high   = 0x8080808080808080
@@ -246,7 +253,7 @@ func plainWord(x uint64) bool {
 		bslash = '\\' * ones
 	)
 	q, b := x^quote, x^bslash
-	return (x|(x-0x20*ones)&^x|(q-ones)&^q|(b-ones)&^b)&high == 0
+	return (x | (x-0x20*ones)&^x | (q-ones)&^q | (b-ones)&^b) & high
 }
 
 // appendTime appends t in UTC as YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ, always with
@@ -383,7 +390,19 @@ func (h *hasher) hexOf(m hash.Hash, body []byte) (out [2 * sha256.Size]byte) {
 }
 
 // equalHex compares hashes in constant time, so that a verifier exposed to
-// an attacker does not teach it a valid MAC byte by byte.
+// an attacker does not teach it a valid MAC byte by byte. It compares eight
+// bytes at a time and branches only on the result, not on where the two
+// differ; lengths are public.
 func equalHex(a []byte, b []byte) bool {
-	return subtle.ConstantTimeCompare(a, b) == 1
+	if len(a) != len(b) {
+		return false
+	}
+	var diff uint64
+	for ; len(a) >= 8; a, b = a[8:], b[8:] {
+		diff |= binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b)
+	}
+	for i := range a {
+		diff |= uint64(a[i] ^ b[i])
+	}
+	return diff == 0
 }
