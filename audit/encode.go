@@ -31,8 +31,9 @@ var plain = func() (t [256]bool) {
 }()
 
 // appendCanonical appends the canonical encoding of r — everything but the
-// hash — to dst, and reports whether every string in r was valid UTF-8.
-// Checking UTF-8 while encoding saves Append a second pass over the record.
+// hash — to dst, and reports whether every string in r was valid UTF-8 and
+// no attrs key empty. Checking while encoding saves Append a second pass
+// over the record.
 // Invalid records still encode deterministically (bytes copied as they
 // are), so that verifying a hand-made record fails cleanly.
 //
@@ -66,7 +67,9 @@ const maxHeadLen = len(`{"v":1,"seq":`) + 20 + len(`,"time":"`) + 30 + 1
 // appendFields appends the middle of a canonical encoding, the fields a
 // caller supplies: from ,"principal": up to and including ,"prev": — the
 // value of prev and the closing brace follow. It sets *valid to false when
-// a string is not valid UTF-8. The literals between values carry the
+// a string is not valid UTF-8 or an attrs key is empty (which Append
+// refuses; see Record.encodingProblems), so that Append need not look
+// for either again. The literals between values carry the
 // quotation marks around them, which halves the appends per field.
 func appendFields(dst []byte, r *Record, valid *bool) []byte {
 	dst = append(dst, `,"principal":"`...)
@@ -109,8 +112,10 @@ func appendFields(dst []byte, r *Record, valid *bool) []byte {
 		for k, v := range r.Attrs {
 			attrs = append(attrs, attr{k, v})
 		}
-		// Go compares strings bytewise, as the format requires.
-		slices.SortFunc(attrs, func(a, b attr) int { return strings.Compare(a.key, b.key) })
+		sortAttrs(attrs)
+		if attrs[0].key == "" { // the least key
+			*valid = false
+		}
 		for i, a := range attrs {
 			if i > 0 {
 				dst = append(dst, ',')
@@ -126,6 +131,25 @@ func appendFields(dst []byte, r *Record, valid *bool) []byte {
 }
 
 type attr struct{ key, value string }
+
+// sortAttrs sorts attrs by key. Records carry a few attrs, for which an
+// insertion sort comparing keys directly is several times cheaper than a
+// general sort calling a comparison function; Go compares strings bytewise,
+// as the format requires.
+func sortAttrs(attrs []attr) {
+	if len(attrs) > 12 {
+		slices.SortFunc(attrs, func(a, b attr) int { return strings.Compare(a.key, b.key) })
+		return
+	}
+	for i := 1; i < len(attrs); i++ {
+		a := attrs[i]
+		j := i
+		for ; j > 0 && a.key < attrs[j-1].key; j-- {
+			attrs[j] = attrs[j-1]
+		}
+		attrs[j] = a
+	}
+}
 
 // canonical is appendCanonical for callers that check UTF-8 elsewhere.
 func canonical(dst []byte, r *Record) []byte {
@@ -144,13 +168,37 @@ func appendString(dst []byte, s string, valid *bool) []byte {
 }
 
 // appendEscaped is appendString without the quotation marks. Most strings
-// in records need no escaping and no UTF-8 decoding, so it checks for that
-// first and then copies the string whole.
+// in records need no escaping and no UTF-8 decoding: it checks and copies
+// them in one pass, a word at a time (the last word overlapping the one
+// before it), into room made beforehand, and starts over on the slow path
+// at the first byte that needs more than a copy.
 func appendEscaped(dst []byte, s string, valid *bool) []byte {
-	if plainString(s) {
-		return append(dst, s...)
+	n := len(dst)
+	dst = slices.Grow(dst, len(s))
+	out := dst[n : n+len(s)]
+	if len(s) < 8 {
+		for i := range len(s) {
+			c := s[i]
+			if !plain[c] {
+				return appendEscapedSlow(dst[:n], s, valid)
+			}
+			out[i] = c
+		}
+		return dst[:n+len(s)]
 	}
-	return appendEscapedSlow(dst, s, valid)
+	for i := 0; ; i += 8 {
+		if i > len(s)-8 {
+			i = len(s) - 8
+		}
+		x := word(s[i:])
+		if nonPlain(x) != 0 {
+			return appendEscapedSlow(dst[:n], s, valid)
+		}
+		binary.LittleEndian.PutUint64(out[i:], x)
+		if i == len(s)-8 {
+			return dst[:n+len(s)]
+		}
+	}
 }
 
 // appendEscapedSlow is appendEscaped for strings with something to escape
@@ -190,27 +238,6 @@ func appendEscapedSlow(dst []byte, s string, valid *bool) []byte {
 		start = i
 	}
 	return append(dst, s[start:]...)
-}
-
-// plainString reports whether every byte of s is plain (see the table
-// plain). Strings of eight bytes or more are tested a word at a time, the
-// last word overlapping the one before it.
-func plainString(s string) bool {
-	n := len(s)
-	if n < 8 {
-		for i := range n {
-			if !plain[s[i]] {
-				return false
-			}
-		}
-		return true
-	}
-	for i := 0; i+8 <= n; i += 8 {
-		if !plainWord(word(s[i:])) {
-			return false
-		}
-	}
-	return plainWord(word(s[n-8:]))
 }
 
 // skipPlain returns the index of the first byte of s at or after i that is
