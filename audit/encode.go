@@ -44,20 +44,47 @@ var plain = func() (t [256]bool) {
 // the closing brace.
 func appendCanonical(dst []byte, r *Record) ([]byte, bool) {
 	ok := true
-	dst = appendHead(dst, r.Seq, r.Time)
+	dst = appendHead(dst, r.Seq, r.Time, nil)
 	dst = appendFields(dst, r, &ok)
 	dst = appendString(dst, r.Prev, &ok)
 	return append(dst, '}'), ok
 }
 
 // appendHead appends the start of a canonical encoding, up to and including
-// the time's closing quotation mark: {"v":1,"seq":S,"time":"T".
-func appendHead(dst []byte, seq uint64, t time.Time) []byte {
+// the time's closing quotation mark: {"v":1,"seq":S,"time":"T". It spells
+// the time through tc when tc is not nil.
+func appendHead(dst []byte, seq uint64, t time.Time, tc *timeCache) []byte {
 	dst = append(dst, `{"v":1,"seq":`...)
 	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, `,"time":"`...)
-	dst = appendTime(dst, t)
+	if tc != nil {
+		dst = tc.appendTime(dst, t)
+	} else {
+		dst = appendTime(dst, t)
+	}
 	return append(dst, '"')
+}
+
+// A timeCache spells times as appendTime does, remembering the text up to
+// the second of the last one: records appended in the same second share it,
+// so only the fraction is new. It is not safe for concurrent use.
+type timeCache struct {
+	sec    int64
+	prefix [20]byte // YYYY-MM-DDThh:mm:ss.
+	ok     bool
+}
+
+func (c *timeCache) appendTime(dst []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if sec < minUnix || sec >= maxUnix {
+		return appendTime(dst, t) // a year Append refuses
+	}
+	if !c.ok || sec != c.sec {
+		var b [30]byte
+		copy(c.prefix[:], appendTime(b[:0], t))
+		c.sec, c.ok = sec, true
+	}
+	return appendFraction(append(dst, c.prefix[:]...), t.Nanosecond())
 }
 
 // maxHeadLen bounds the length appendHead produces: the largest uint64 has
@@ -300,7 +327,7 @@ func appendTime(dst []byte, t time.Time) []byte {
 		// hand-made records deterministic.
 		return append(dst, t.UTC().Format("2006-01-02T15:04:05.000000000Z")...)
 	}
-	var b [30]byte
+	var b [20]byte
 	put2(b[0:2], int(year/100))
 	put2(b[2:4], int(year%100))
 	b[4] = '-'
@@ -314,16 +341,22 @@ func appendTime(dst []byte, t time.Time) []byte {
 	b[16] = ':'
 	put2(b[17:19], int(sod%60))
 	b[19] = '.'
-	ns := t.Nanosecond()
-	put2(b[27:29], ns%100)
+	return appendFraction(append(dst, b[:20]...), t.Nanosecond())
+}
+
+// appendFraction appends the nanoseconds ns, below one second, as nine
+// digits, and the final Z of a time.
+func appendFraction(dst []byte, ns int) []byte {
+	var b [10]byte
+	put2(b[7:9], ns%100)
 	ns /= 100
-	put2(b[25:27], ns%100)
+	put2(b[5:7], ns%100)
 	ns /= 100
-	put2(b[23:25], ns%100)
+	put2(b[3:5], ns%100)
 	ns /= 100
-	put2(b[21:23], ns%100)
-	b[20] = byte('0' + ns/100)
-	b[29] = 'Z'
+	put2(b[1:3], ns%100)
+	b[0] = byte('0' + ns/100)
+	b[9] = 'Z'
 	return append(dst, b[:]...)
 }
 

@@ -69,6 +69,7 @@ type Log struct {
 	spare      []byte     // a written batch's buffer, for the next batch
 	spareBatch *batch     // a written batch no one refers to
 	hashes     hashArena  // the strings of records' hashes
+	times      timeCache  // the text of the last record's second
 	closed     bool
 	err        error // sticky sink failure
 }
@@ -226,7 +227,7 @@ func (l *Log) enqueue(r *Record, fields []byte) (*batch, error) {
 		return nil, fmt.Errorf("audit: the clock reads %v, outside the years 0 to 9999 the format allows; check Options.Clock", now)
 	}
 	var headBuf [maxHeadLen]byte
-	head := appendHead(headBuf[:0], seq, now)
+	head := appendHead(headBuf[:0], seq, now, &l.times)
 	// A stored line is the body (head, fields and the quoted prev: the
 	// canonical encoding less its final brace), the hash field, the hash,
 	// the closing quotation mark and brace, and a newline.
