@@ -60,35 +60,24 @@ func (d *decoder) decode(line []byte) (lineInfo, error) {
 	info.seq = d.seq()
 	d.lit(`,"time":"`)
 	d.time(&r.Time)
-	d.lit(`","principal":"`)
-	d.text(&r.Principal)
-	d.lit(`","action":"`)
-	d.text(&r.Action)
-	d.lit(`","target":"`)
-	d.text(&r.Target)
-	d.lit(`","provider":"`)
-	d.text(&r.Provider)
-	d.lit(`","region":"`)
-	d.text(&r.Region)
-	d.lit(`","decision":"`)
-	d.text((*string)(&r.Decision))
+	d.text(`","principal":"`, &r.Principal)
+	d.text(`","action":"`, &r.Action)
+	d.text(`","target":"`, &r.Target)
+	d.text(`","provider":"`, &r.Provider)
+	d.text(`","region":"`, &r.Region)
+	d.text(`","decision":"`, (*string)(&r.Decision))
 	d.lit(`","reasons":[`)
 	d.reasons(r)
-	d.lit(`],"outcome":"`)
-	d.text((*string)(&r.Outcome))
-	d.lit(`","error":"`)
-	d.text(&r.Error)
-	d.lit(`","request_id":"`)
-	d.text(&r.RequestID)
-	d.lit(`","trace_id":"`)
-	d.text(&r.TraceID)
+	d.text(`],"outcome":"`, (*string)(&r.Outcome))
+	d.text(`","error":"`, &r.Error)
+	d.text(`","request_id":"`, &r.RequestID)
+	d.text(`","trace_id":"`, &r.TraceID)
 	d.lit(`","attrs":{`)
 	d.attrs(r)
 	d.lit(`},"prev":"`)
 	info.prev = d.hex()
-	d.lit(`"`)
-	info.body = d.i
-	d.lit(`,"hash":"`)
+	d.lit(`"` + hashField)
+	info.body = d.i - len(hashField)
 	info.hash = d.hex()
 	d.lit(`"}`)
 	if d.i != len(d.b) {
@@ -171,10 +160,11 @@ func (d *decoder) seq() uint64 {
 	return v
 }
 
-// text parses the content of a string, whose opening quotation mark the
-// literal before it consumed, into *dst when the decoder fills a record.
-func (d *decoder) text(dst *string) {
-	s := d.str(2)
+// text parses a string after the literal prefix, which ends with its
+// opening quotation mark (see str), into *dst when the decoder fills a
+// record.
+func (d *decoder) text(prefix string, dst *string) {
+	s := d.str(prefix, 2)
 	if d.rec != nil {
 		*dst = string(s)
 	}
@@ -186,10 +176,8 @@ func (d *decoder) reasons(r *Record) {
 	}
 	for {
 		var rs Reason
-		d.lit(`{"rule":"`)
-		d.text(&rs.Rule)
-		d.lit(`","message":"`)
-		d.text(&rs.Message)
+		d.text(`{"rule":"`, &rs.Rule)
+		d.text(`","message":"`, &rs.Message)
 		d.lit(`"}`)
 		if d.rec != nil && d.err == nil {
 			r.Reasons = append(r.Reasons, rs)
@@ -206,19 +194,18 @@ func (d *decoder) attrs(r *Record) {
 		return
 	}
 	var prev []byte
+	prefix := `"`
 	for n := 0; ; n++ {
-		at := d.i
-		d.lit(`"`)
+		at := d.i + len(prefix) - 1
 		// Keys alternate between two scratch buffers so the previous key
 		// survives decoding the next one for the order check.
-		k := d.str(n % 2)
+		k := d.str(prefix, n%2)
 		if n > 0 && d.err == nil && bytes.Compare(prev, k) >= 0 {
 			d.i = at
 			d.fail("attrs keys are not in strictly increasing byte order")
 		}
 		prev = k
-		d.lit(`":"`)
-		v := d.str(2)
+		v := d.str(`":"`, 2)
 		d.lit(`"`)
 		if d.rec != nil && d.err == nil {
 			if r.Attrs == nil {
@@ -229,22 +216,61 @@ func (d *decoder) attrs(r *Record) {
 		if d.peek() != ',' {
 			return
 		}
-		d.i++
+		prefix = `,"`
 	}
 }
 
-// str parses the content of a canonical JSON string from the current
-// offset, just after the opening quotation mark, up to the closing one,
-// which it leaves for the next literal. It returns the content, aliasing
-// the line when there is no escape and scratch buffer k otherwise.
+// str parses the literal prefix, which ends with a string's opening
+// quotation mark, and then the content of the string up to the closing
+// one, which it leaves for the next literal. It returns the content,
+// aliasing the line when there is no escape and scratch buffer k otherwise.
+// The prefix is compared as lit compares; doing that here spares a call
+// for every string of the line.
 //
 // It runs over most of every line Verify reads, so it skips plain bytes
 // (printable ASCII other than '"' and '\\') eight at a time and looks
 // closer only at the others, and it checks UTF-8 only for a string that
 // holds a byte outside ASCII.
-func (d *decoder) str(k int) []byte {
-	b := d.b
-	start := d.i
+func (d *decoder) str(prefix string, k int) []byte {
+	b, n := d.b, len(prefix)
+	start := d.i + n
+	if start > len(b) {
+		d.expected(prefix)
+		return nil
+	}
+	ok := true
+	if p := b[d.i:start]; n >= 8 {
+		ok = binary.LittleEndian.Uint64(p) == word(prefix) &&
+			binary.LittleEndian.Uint64(p[n-8:]) == word(prefix[n-8:])
+	} else {
+		for j := range n {
+			ok = ok && p[j] == prefix[j]
+		}
+	}
+	if !ok {
+		d.expected(prefix)
+		return nil
+	}
+	// Most strings hold plain bytes only: skip to the first byte that is
+	// not, and if that is the closing quotation mark, the string is done.
+	for i := start; i+8 <= len(b); i += 8 {
+		if m := nonPlain(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			if i += bits.TrailingZeros64(m) >> 3; b[i] == '"' {
+				d.i = i
+				return b[start:i]
+			}
+			break
+		}
+	}
+	d.i = start
+	return d.strSlow(k)
+}
+
+// strSlow is str for a string that holds an escape or a byte outside
+// ASCII, or ends among the last few bytes of the line; it parses from the
+// current offset, the string's first byte.
+func (d *decoder) strSlow(k int) []byte {
+	b, start := d.b, d.i
 	escaped, ascii := false, true
 	i := start
 	for {
@@ -355,18 +381,18 @@ func unhex(c byte) int {
 }
 
 // hex parses 64 lower-case hex digits, checking them eight at a time (see
-// hexWord); only on failure does it look for the offending digit.
+// notHex); only on failure does it look for the offending digit.
 func (d *decoder) hex() []byte {
 	if len(d.b)-d.i < 64 {
 		d.fail("expected 64 lower-case hex digits")
 		return nil
 	}
 	h := d.b[d.i : d.i+64]
-	ok := true
+	var bad uint64
 	for j := 0; j < len(h); j += 8 {
-		ok = ok && hexWord(binary.LittleEndian.Uint64(h[j:]))
+		bad |= notHex(binary.LittleEndian.Uint64(h[j:]))
 	}
-	if !ok {
+	if bad != 0 {
 		for j, c := range h {
 			if unhex(c) < 0 {
 				d.i += j
@@ -379,34 +405,74 @@ func (d *decoder) hex() []byte {
 	return h
 }
 
-// hexWord reports whether all eight bytes of x are lower-case hex digits.
-// Once every byte is known to be below 0x80, adding 0x80-lo to it sets its
-// high bit exactly when it is at least lo, and no sum carries into the next
-// byte; so each range test is one addition for all eight bytes.
-func hexWord(x uint64) bool {
-	const (
-		ones = 0x0101010101010101
-		high = 0x8080808080808080
-	)
-	ge := func(lo uint64) uint64 { return x + (0x80-lo)*ones } // high bit: byte >= lo
-	digit := ge('0') &^ ge('9'+1)
-	letter := ge('a') &^ ge('f'+1)
-	return x&high == 0 && (digit|letter)&high == high
+// Constants of the word-at-a-time tests: a byte's value in every byte, and
+// the bytes' high bits.
+const (
+	ones = 0x0101010101010101
+	high = 0x8080808080808080
+)
+
+// notHex returns zero when all eight bytes of x are lower-case hex digits,
+// and otherwise a value with the high bit set in (at least) the first byte
+// that is not. Once a byte is known to be below 0x80, adding 0x80-lo to it
+// sets its high bit exactly when it is at least lo, without carrying into
+// the next byte; so each range test is one addition for all eight bytes,
+// and a byte of 0x80 or more is marked by its own high bit.
+func notHex(x uint64) uint64 {
+	digit := (x + (0x80-'0')*ones) &^ (x + (0x80-'9'-1)*ones)
+	letter := (x + (0x80-'a')*ones) &^ (x + (0x80-'f'-1)*ones)
+	return (x | ^(digit | letter)) & high
+}
+
+// timeLayout is the layout of a time; a '0' in it stands for any decimal
+// digit. It is checked as four eight-byte words, the last two overlapping.
+const timeLayout = `0000-00-00T00:00:00.000000000Z`
+
+// timeWords describes the words of timeLayout, at the offsets off, as the
+// pattern of their bytes and a mask of 0xff in the bytes that hold a digit.
+var timeWords = func() (w [4]struct {
+	off             int
+	pattern, digits uint64
+}) {
+	for i, off := range [4]int{0, 8, 16, len(timeLayout) - 8} {
+		w[i].off, w[i].pattern = off, word(timeLayout[off:])
+		for j := range 8 {
+			if timeLayout[off+j] == '0' {
+				w[i].digits |= 0xff << (8 * j)
+			}
+		}
+	}
+	return w
+}()
+
+// notLayout returns zero when the eight bytes of x match pattern, with a
+// decimal digit wherever digits has 0xff, and otherwise nonzero. Outside the digits
+// x must equal pattern; inside, each byte must be in '0' to '9', which is
+// tested for all eight at once on y, x with a '0' in place of every other
+// byte (see notHex for the additions).
+func notLayout(x, pattern, digits uint64) uint64 {
+	y := x&digits | '0'*ones&^digits
+	digit := (y + (0x80-'0')*ones) &^ (y + (0x80-'9'-1)*ones)
+	return (x^pattern)&^digits | (y|^digit)&high
 }
 
 // time parses "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" (the literal before it
 // consumed the opening quotation mark) and rejects dates that do not exist,
-// which time.Date would silently normalise. It checks the layout eight
-// bytes at a time (see layoutWord).
+// which time.Date would silently normalise.
 func (d *decoder) time(dst *time.Time) {
-	const layout = `0000-00-00T00:00:00.000000000Z`
-	if len(d.b)-d.i < len(layout) ||
-		!layoutWord(d.b[d.i:], layout) || !layoutWord(d.b[d.i+8:], layout[8:]) ||
-		!layoutWord(d.b[d.i+16:], layout[16:]) || !layoutWord(d.b[d.i+22:], layout[22:]) {
-		d.fail(`expected a time like "` + layout + `"`)
+	if len(d.b)-d.i < len(timeLayout) {
+		d.fail(`expected a time like "` + timeLayout + `"`)
 		return
 	}
-	s := d.b[d.i : d.i+len(layout)]
+	s := d.b[d.i : d.i+len(timeLayout)]
+	var bad uint64
+	for _, w := range timeWords {
+		bad |= notLayout(binary.LittleEndian.Uint64(s[w.off:]), w.pattern, w.digits)
+	}
+	if bad != 0 {
+		d.fail(`expected a time like "` + timeLayout + `"`)
+		return
+	}
 	num2 := func(off int) int { return int(s[off]-'0')*10 + int(s[off+1]-'0') }
 	year, month, day := num2(0)*100+num2(2), num2(5), num2(8)
 	hour, minute, sec := num2(11), num2(14), num2(17)
@@ -415,7 +481,7 @@ func (d *decoder) time(dst *time.Time) {
 		d.fail("time names a date or clock reading that does not exist")
 		return
 	}
-	d.i += len(layout)
+	d.i += len(timeLayout)
 	if d.rec != nil {
 		nsec := 0
 		for _, c := range s[20:29] {
@@ -423,31 +489,6 @@ func (d *decoder) time(dst *time.Time) {
 		}
 		*dst = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
 	}
-}
-
-// layoutWord reports whether the first eight bytes of b match those of
-// layout, where a '0' in layout stands for any decimal digit and every
-// other byte for itself.
-func layoutWord(b []byte, layout string) bool {
-	const (
-		ones = 0x0101010101010101
-		high = 0x8080808080808080
-	)
-	x, p := binary.LittleEndian.Uint64(b), word(layout)
-	var digits uint64 // 0xff in the bytes where layout has a digit
-	for j := range 8 {
-		if layout[j] == '0' {
-			digits |= 0xff << (8 * j)
-		}
-	}
-	// Outside the digits, x must equal the layout; inside, each byte must
-	// be in '0' to '9', which is tested for all eight at once on y, x with
-	// a '0' in place of every other byte: adding 0x80-'0' sets a byte's
-	// high bit when it is at least '0', adding 0x80-'9'-1 when it is above
-	// '9' (no sum carries once every byte is below 0x80).
-	y := x&digits | '0'*ones&^digits
-	return (x^p)&^digits == 0 && y&high == 0 &&
-		(y+(0x80-'0')*ones)&^(y+(0x80-'9'-1)*ones)&high == high
 }
 
 func daysIn(month, year int) int {

@@ -13,15 +13,15 @@ import (
 
 func isLowerHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
 
-func TestHexWord(t *testing.T) {
+func TestNotHex(t *testing.T) {
 	base := []byte("0123abcd")
 	for pos := range 8 {
 		for c := range 256 {
 			w := append([]byte(nil), base...)
 			w[pos] = byte(c)
 			want := isLowerHex(byte(c))
-			if got := hexWord(binary.LittleEndian.Uint64(w)); got != want {
-				t.Errorf("hexWord(%q) = %v, want %v", w, got, want)
+			if got := notHex(binary.LittleEndian.Uint64(w)) == 0; got != want {
+				t.Errorf("notHex(%q) == 0 is %v, want %v", w, got, want)
 			}
 		}
 	}
@@ -36,23 +36,23 @@ func TestHexWord(t *testing.T) {
 			}
 			want = want && isLowerHex(w[i])
 		}
-		if got := hexWord(binary.LittleEndian.Uint64(w[:])); got != want {
-			t.Fatalf("hexWord(%q) = %v, want %v", w, got, want)
+		if got := notHex(binary.LittleEndian.Uint64(w[:])) == 0; got != want {
+			t.Fatalf("notHex(%q) == 0 is %v, want %v", w, got, want)
 		}
 	}
 }
 
-func TestLayoutWord(t *testing.T) {
-	const layout = `0000-00-00T00:00:00.000000000Z`
+func TestNotLayout(t *testing.T) {
 	valid := []byte("2025-03-14T09:26:53.589793000Z")
-	for _, off := range []int{0, 8, 16, 22} {
+	for _, w := range timeWords {
 		for pos := range 8 {
 			for c := range 256 {
-				w := append([]byte(nil), valid[off:off+8]...)
-				w[pos] = byte(c)
-				want := byte(c) == layout[off+pos] || layout[off+pos] == '0' && c >= '0' && c <= '9'
-				if got := layoutWord(w, layout[off:]); got != want {
-					t.Errorf("layoutWord(%q, %q) = %v, want %v", w, layout[off:off+8], got, want)
+				b := append([]byte(nil), valid[w.off:w.off+8]...)
+				b[pos] = byte(c)
+				l := timeLayout[w.off+pos]
+				want := byte(c) == l || l == '0' && c >= '0' && c <= '9'
+				if got := notLayout(binary.LittleEndian.Uint64(b), w.pattern, w.digits) == 0; got != want {
+					t.Errorf("notLayout(%q) for %q == 0 is %v, want %v", b, timeLayout[w.off:w.off+8], got, want)
 				}
 			}
 		}

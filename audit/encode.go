@@ -301,8 +301,6 @@ func plainWord(x uint64) bool { return nonPlain(x) == 0 }
 // first byte that needs a closer look.
 func nonPlain(x uint64) uint64 {
 	const (
-		ones   = 0x0101010101010101
-		high   = 0x8080808080808080
 		quote  = '"' * ones
 		bslash = '\\' * ones
 	)
