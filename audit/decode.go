@@ -19,8 +19,9 @@ import (
 //
 // Verify decodes every line it reads, so the decoder is written for speed
 // as much as the encoder: the literals between values are matched whole
-// (each carries the quotation marks around it, as in the encoder, and
-// compiles to a few loads), strings are scanned eight bytes at a time, and
+// (each carries the quotation marks around it, as in the encoder, and is
+// compared as two eight-byte words), strings, hex digits and times are
+// checked eight bytes at a time, and
 // a failure is recorded rather than returned, which keeps the sequence of
 // steps in decode straight; see decoder.fail.
 
@@ -239,13 +240,16 @@ func (d *decoder) str(prefix string, k int) []byte {
 		return nil
 	}
 	ok := true
-	if p := b[d.i:start]; n >= 8 {
+	switch p := b[d.i:start]; {
+	case n >= 8 && n <= 16:
 		ok = binary.LittleEndian.Uint64(p) == word(prefix) &&
 			binary.LittleEndian.Uint64(p[n-8:]) == word(prefix[n-8:])
-	} else {
+	case n < 8:
 		for j := range n {
 			ok = ok && p[j] == prefix[j]
 		}
+	default:
+		ok = string(p) == prefix
 	}
 	if !ok {
 		d.expected(prefix)

@@ -264,8 +264,9 @@ func (l *Log) enqueue(r *Record, fields []byte) (*batch, error) {
 }
 
 // hashArena makes the strings of records' hashes. It carves them from
-// blocks of hashArenaSize bytes, so that Append does not allocate for every
-// record; a string retained longer than its Log keeps its block alive.
+// blocks of hashArenaSize bytes (64 hashes), so that Append does not
+// allocate for every record; a hash a caller keeps keeps its whole block
+// alive.
 // Every byte is written once, before the string over it is made, and never
 // changed: strings.Builder only appends, and moves to a new buffer rather
 // than overwrite the old one.
