@@ -3,7 +3,7 @@ package audit
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
+	"encoding/binary"
 	"encoding/hex"
 	"hash"
 	"slices"
@@ -31,8 +31,9 @@ var plain = func() (t [256]bool) {
 }()
 
 // appendCanonical appends the canonical encoding of r — everything but the
-// hash — to dst, and reports whether every string in r was valid UTF-8.
-// Checking UTF-8 while encoding saves Append a second pass over the record.
+// hash — to dst, and reports whether every string in r was valid UTF-8 and
+// no attrs key empty. Checking while encoding saves Append a second pass
+// over the record.
 // Invalid records still encode deterministically (bytes copied as they
 // are), so that verifying a hand-made record fails cleanly.
 //
@@ -43,20 +44,47 @@ var plain = func() (t [256]bool) {
 // the closing brace.
 func appendCanonical(dst []byte, r *Record) ([]byte, bool) {
 	ok := true
-	dst = appendHead(dst, r.Seq, r.Time)
+	dst = appendHead(dst, r.Seq, r.Time, nil)
 	dst = appendFields(dst, r, &ok)
 	dst = appendString(dst, r.Prev, &ok)
 	return append(dst, '}'), ok
 }
 
 // appendHead appends the start of a canonical encoding, up to and including
-// the time's closing quotation mark: {"v":1,"seq":S,"time":"T".
-func appendHead(dst []byte, seq uint64, t time.Time) []byte {
+// the time's closing quotation mark: {"v":1,"seq":S,"time":"T". It spells
+// the time through tc when tc is not nil.
+func appendHead(dst []byte, seq uint64, t time.Time, tc *timeCache) []byte {
 	dst = append(dst, `{"v":1,"seq":`...)
 	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, `,"time":"`...)
-	dst = appendTime(dst, t)
+	if tc != nil {
+		dst = tc.appendTime(dst, t)
+	} else {
+		dst = appendTime(dst, t)
+	}
 	return append(dst, '"')
+}
+
+// A timeCache spells times as appendTime does, remembering the text up to
+// the second of the last one: records appended in the same second share it,
+// so only the fraction is new. It is not safe for concurrent use.
+type timeCache struct {
+	sec    int64
+	prefix [20]byte // YYYY-MM-DDThh:mm:ss.
+	ok     bool
+}
+
+func (c *timeCache) appendTime(dst []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if sec < minUnix || sec >= maxUnix {
+		return appendTime(dst, t) // a year Append refuses
+	}
+	if !c.ok || sec != c.sec {
+		var b [30]byte
+		copy(c.prefix[:], appendTime(b[:0], t))
+		c.sec, c.ok = sec, true
+	}
+	return appendFraction(append(dst, c.prefix[:]...), t.Nanosecond())
 }
 
 // maxHeadLen bounds the length appendHead produces: the largest uint64 has
@@ -66,7 +94,9 @@ const maxHeadLen = len(`{"v":1,"seq":`) + 20 + len(`,"time":"`) + 30 + 1
 // appendFields appends the middle of a canonical encoding, the fields a
 // caller supplies: from ,"principal": up to and including ,"prev": — the
 // value of prev and the closing brace follow. It sets *valid to false when
-// a string is not valid UTF-8. The literals between values carry the
+// a string is not valid UTF-8 or an attrs key is empty (which Append
+// refuses; see Record.encodingProblems), so that Append need not look
+// for either again. The literals between values carry the
 // quotation marks around them, which halves the appends per field.
 func appendFields(dst []byte, r *Record, valid *bool) []byte {
 	dst = append(dst, `,"principal":"`...)
@@ -109,8 +139,10 @@ func appendFields(dst []byte, r *Record, valid *bool) []byte {
 		for k, v := range r.Attrs {
 			attrs = append(attrs, attr{k, v})
 		}
-		// Go compares strings bytewise, as the format requires.
-		slices.SortFunc(attrs, func(a, b attr) int { return strings.Compare(a.key, b.key) })
+		sortAttrs(attrs)
+		if attrs[0].key == "" { // the least key
+			*valid = false
+		}
 		for i, a := range attrs {
 			if i > 0 {
 				dst = append(dst, ',')
@@ -126,6 +158,25 @@ func appendFields(dst []byte, r *Record, valid *bool) []byte {
 }
 
 type attr struct{ key, value string }
+
+// sortAttrs sorts attrs by key. Records carry a few attrs, for which an
+// insertion sort comparing keys directly is several times cheaper than a
+// general sort calling a comparison function; Go compares strings bytewise,
+// as the format requires.
+func sortAttrs(attrs []attr) {
+	if len(attrs) > 12 {
+		slices.SortFunc(attrs, func(a, b attr) int { return strings.Compare(a.key, b.key) })
+		return
+	}
+	for i := 1; i < len(attrs); i++ {
+		a := attrs[i]
+		j := i
+		for ; j > 0 && a.key < attrs[j-1].key; j-- {
+			attrs[j] = attrs[j-1]
+		}
+		attrs[j] = a
+	}
+}
 
 // canonical is appendCanonical for callers that check UTF-8 elsewhere.
 func canonical(dst []byte, r *Record) []byte {
@@ -144,13 +195,37 @@ func appendString(dst []byte, s string, valid *bool) []byte {
 }
 
 // appendEscaped is appendString without the quotation marks. Most strings
-// in records need no escaping and no UTF-8 decoding, so it checks for that
-// first and then copies the string whole.
+// in records need no escaping and no UTF-8 decoding: it checks and copies
+// them in one pass, a word at a time (the last word overlapping the one
+// before it), into room made beforehand, and starts over on the slow path
+// at the first byte that needs more than a copy.
 func appendEscaped(dst []byte, s string, valid *bool) []byte {
-	if plainString(s) {
-		return append(dst, s...)
+	n := len(dst)
+	dst = slices.Grow(dst, len(s))
+	out := dst[n : n+len(s)]
+	if len(s) < 8 {
+		for i := range len(s) {
+			c := s[i]
+			if !plain[c] {
+				return appendEscapedSlow(dst[:n], s, valid)
+			}
+			out[i] = c
+		}
+		return dst[:n+len(s)]
 	}
-	return appendEscapedSlow(dst, s, valid)
+	for i := 0; ; i += 8 {
+		if i > len(s)-8 {
+			i = len(s) - 8
+		}
+		x := word(s[i:])
+		if nonPlain(x) != 0 {
+			return appendEscapedSlow(dst[:n], s, valid)
+		}
+		binary.LittleEndian.PutUint64(out[i:], x)
+		if i == len(s)-8 {
+			return dst[:n+len(s)]
+		}
+	}
 }
 
 // appendEscapedSlow is appendEscaped for strings with something to escape
@@ -192,27 +267,6 @@ func appendEscapedSlow(dst []byte, s string, valid *bool) []byte {
 	return append(dst, s[start:]...)
 }
 
-// plainString reports whether every byte of s is plain (see the table
-// plain). Strings of eight bytes or more are tested a word at a time, the
-// last word overlapping the one before it.
-func plainString(s string) bool {
-	n := len(s)
-	if n < 8 {
-		for i := range n {
-			if !plain[s[i]] {
-				return false
-			}
-		}
-		return true
-	}
-	for i := 0; i+8 <= n; i += 8 {
-		if !plainWord(word(s[i:])) {
-			return false
-		}
-	}
-	return plainWord(word(s[n-8:]))
-}
-
 // skipPlain returns the index of the first byte of s at or after i that is
 // not plain, or len(s): eight bytes at a time while no byte of the word
 // needs a look, then one at a time.
@@ -235,18 +289,23 @@ func word(s string) uint64 {
 }
 
 // plainWord reports whether none of the eight bytes of x is a control
-// byte, '"', '\\' or non-ASCII, testing all eight at once with the classic
-// has-zero-byte and has-less-than bit tricks, which are exact about whether
-// such a byte is present.
-func plainWord(x uint64) bool {
+// byte, '"', '\\' or non-ASCII; see nonPlain.
+func plainWord(x uint64) bool { return nonPlain(x) == 0 }
+
+// nonPlain tests the eight bytes of x (little-endian: the first byte is the
+// lowest) at once for control bytes, '"', '\\' and non-ASCII bytes, with the
+// classic has-zero-byte and has-less-than bit tricks. It returns zero when
+// there is none; otherwise the lowest set bit is the high bit of the first
+// such byte. Only bytes after that one can be marked wrongly (by a borrow
+// running upwards), so bits.TrailingZeros64(m)/8 is the exact index of the
+// first byte that needs a closer look.
+func nonPlain(x uint64) uint64 {
 	const (
-		ones   = 0x0101010101010101
-		high   = 0x8080808080808080
 		quote  = '"' * ones
 		bslash = '\\' * ones
 	)
 	q, b := x^quote, x^bslash
-	return (x|(x-0x20*ones)&^x|(q-ones)&^q|(b-ones)&^b)&high == 0
+	return (x | (x-0x20*ones)&^x | (q-ones)&^q | (b-ones)&^b) & high
 }
 
 // appendTime appends t in UTC as YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ, always with
@@ -266,7 +325,7 @@ func appendTime(dst []byte, t time.Time) []byte {
 		// hand-made records deterministic.
 		return append(dst, t.UTC().Format("2006-01-02T15:04:05.000000000Z")...)
 	}
-	var b [30]byte
+	var b [20]byte
 	put2(b[0:2], int(year/100))
 	put2(b[2:4], int(year%100))
 	b[4] = '-'
@@ -280,16 +339,22 @@ func appendTime(dst []byte, t time.Time) []byte {
 	b[16] = ':'
 	put2(b[17:19], int(sod%60))
 	b[19] = '.'
-	ns := t.Nanosecond()
-	put2(b[27:29], ns%100)
+	return appendFraction(append(dst, b[:20]...), t.Nanosecond())
+}
+
+// appendFraction appends the nanoseconds ns, below one second, as nine
+// digits, and the final Z of a time.
+func appendFraction(dst []byte, ns int) []byte {
+	var b [10]byte
+	put2(b[7:9], ns%100)
 	ns /= 100
-	put2(b[25:27], ns%100)
+	put2(b[5:7], ns%100)
 	ns /= 100
-	put2(b[23:25], ns%100)
+	put2(b[3:5], ns%100)
 	ns /= 100
-	put2(b[21:23], ns%100)
-	b[20] = byte('0' + ns/100)
-	b[29] = 'Z'
+	put2(b[1:3], ns%100)
+	b[0] = byte('0' + ns/100)
+	b[9] = 'Z'
 	return append(dst, b[:]...)
 }
 
@@ -383,7 +448,19 @@ func (h *hasher) hexOf(m hash.Hash, body []byte) (out [2 * sha256.Size]byte) {
 }
 
 // equalHex compares hashes in constant time, so that a verifier exposed to
-// an attacker does not teach it a valid MAC byte by byte.
+// an attacker does not teach it a valid MAC byte by byte. It compares eight
+// bytes at a time and branches only on the result, not on where the two
+// differ; lengths are public.
 func equalHex(a []byte, b []byte) bool {
-	return subtle.ConstantTimeCompare(a, b) == 1
+	if len(a) != len(b) {
+		return false
+	}
+	var diff uint64
+	for ; len(a) >= 8; a, b = a[8:], b[8:] {
+		diff |= binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b)
+	}
+	for i := range a {
+		diff |= uint64(a[i] ^ b[i])
+	}
+	return diff == 0
 }

@@ -211,6 +211,32 @@ func TestAppendTimeMatchesTimeFormat(t *testing.T) {
 	}
 }
 
+// TestTimeCacheMatchesAppendTime spells runs of times, many in the same
+// second and some stepping back or across midnight, with one timeCache,
+// and compares each with appendTime.
+func TestTimeCacheMatchesAppendTime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	var c timeCache
+	tm := time.Date(1969, 12, 31, 23, 59, 58, 0, time.UTC)
+	for i := range 200000 {
+		switch rng.IntN(8) {
+		case 0:
+			tm = tm.Add(time.Duration(rng.Int64N(3e9)) - 1e9) // may go back
+		case 1:
+			tm = time.Unix(rng.Int64N(maxUnix-minUnix)+minUnix, rng.Int64N(1e9))
+		default:
+			tm = tm.Add(time.Duration(rng.Int64N(1000)))
+		}
+		if i == 1000 {
+			tm = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // out of range, then back
+		}
+		want := string(appendTime([]byte("x"), tm))
+		if got := string(c.appendTime([]byte("x"), tm)); got != want {
+			t.Fatalf("timeCache spelled %d.%09d as %s, want %s", tm.Unix(), tm.Nanosecond(), got, want)
+		}
+	}
+}
+
 // TestParseLineRoundTrip checks that decoding a stored line gives back the
 // record Append returned.
 func TestParseLineRoundTrip(t *testing.T) {

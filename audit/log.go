@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +68,8 @@ type Log struct {
 	lastBatch  int        // records in the last batch written
 	spare      []byte     // a written batch's buffer, for the next batch
 	spareBatch *batch     // a written batch no one refers to
+	hashes     hashArena  // the strings of records' hashes
+	times      timeCache  // the text of the last record's second
 	closed     bool
 	err        error // sticky sink failure
 }
@@ -160,7 +163,7 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	valid := true
 	fields := appendFields(scratch[:0], &r, &valid)
 	if !valid {
-		return Record{}, invalid(r.utf8Problems())
+		return Record{}, invalid(r.encodingProblems())
 	}
 	l.mu.Lock()
 	b, err := l.enqueue(&r, fields)
@@ -224,7 +227,7 @@ func (l *Log) enqueue(r *Record, fields []byte) (*batch, error) {
 		return nil, fmt.Errorf("audit: the clock reads %v, outside the years 0 to 9999 the format allows; check Options.Clock", now)
 	}
 	var headBuf [maxHeadLen]byte
-	head := appendHead(headBuf[:0], seq, now)
+	head := appendHead(headBuf[:0], seq, now, &l.times)
 	// A stored line is the body (head, fields and the quoted prev: the
 	// canonical encoding less its final brace), the hash field, the hash,
 	// the closing quotation mark and brace, and a newline.
@@ -248,7 +251,7 @@ func (l *Log) enqueue(r *Record, fields []byte) (*batch, error) {
 	buf = append(buf, sum[:]...)
 	buf = append(buf, '"', '}', '\n')
 
-	r.Seq, r.Time, r.Prev, r.Hash = seq, now, l.last.Hash, string(sum[:])
+	r.Seq, r.Time, r.Prev, r.Hash = seq, now, l.last.Hash, l.hashes.string(sum[:])
 	if b.n == 0 {
 		b.first = seq
 		l.queue = append(l.queue, b)
@@ -258,6 +261,27 @@ func (l *Log) enqueue(r *Record, fields []byte) (*batch, error) {
 	b.last = Checkpoint{Seq: seq, Hash: r.Hash}
 	l.last = b.last
 	return b, nil
+}
+
+// hashArena makes the strings of records' hashes. It carves them from
+// blocks of hashArenaSize bytes (64 hashes), so that Append does not
+// allocate for every record; a hash a caller keeps keeps its whole block
+// alive.
+// Every byte is written once, before the string over it is made, and never
+// changed: strings.Builder only appends, and moves to a new buffer rather
+// than overwrite the old one.
+type hashArena struct{ b strings.Builder }
+
+const hashArenaSize = 64 * 2 * sha256.Size
+
+func (a *hashArena) string(h []byte) string {
+	if a.b.Cap()-a.b.Len() < len(h) {
+		a.b = strings.Builder{}
+		a.b.Grow(max(hashArenaSize, len(h)))
+	}
+	start := a.b.Len()
+	a.b.Write(h)
+	return a.b.String()[start:]
 }
 
 // The range of Unix times the format can spell: the years 0 to 9999.

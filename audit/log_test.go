@@ -53,6 +53,47 @@ func TestAppendFillsChain(t *testing.T) {
 	}
 }
 
+// TestAppendedHashesStayPut checks that the Hash and Prev of records
+// returned earlier still name the stored records after many more appends,
+// across the blocks the Log carves hash strings from, and after a failed
+// append.
+func TestAppendedHashesStayPut(t *testing.T) {
+	ctx := context.Background()
+	sink := NewMemorySink()
+	l, err := New(ctx, sink, &Options{Key: testKey, Clock: stepClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Record
+	for i := range 3*hashArenaSize/64 + 5 {
+		r, err := l.Append(ctx, sampleRecord(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+		if i == 70 {
+			if _, err := l.Append(ctx, Record{}); !errors.Is(err, ErrInvalidRecord) {
+				t.Fatalf("Append of an empty record = %v, want ErrInvalidRecord", err)
+			}
+		}
+	}
+	stored, err := sink.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != len(got) {
+		t.Fatalf("%d records stored, %d appended", len(stored), len(got))
+	}
+	for i, r := range got {
+		if r.Hash != stored[i].Hash || r.Prev != stored[i].Prev {
+			t.Fatalf("record %d returned hash %s prev %s, stored %s %s", i+1, r.Hash, r.Prev, stored[i].Hash, stored[i].Prev)
+		}
+	}
+	if _, err := VerifyRecords(got, &VerifyOptions{Key: testKey}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestAppendRejectsInvalid(t *testing.T) {
 	big := strings.Repeat("x", MaxRecordSize)
 	for _, tc := range []struct {
@@ -71,6 +112,9 @@ func TestAppendRejectsInvalid(t *testing.T) {
 		{"empty attr key", func(r *Record) { r.Attrs = map[string]string{"": "v"} }, "empty key"},
 		{"too large", func(r *Record) { r.Attrs = map[string]string{"blob": big} }, "more than"},
 		{"several problems", func(r *Record) { r.Action, r.Decision = "", "maybe" }, `"job.submit"; decision "maybe"`},
+		{"empty attr key among others", func(r *Record) { r.Attrs = map[string]string{"b": "1", "": "v", "a": "2"} }, "empty key"},
+		{"empty attr key and invalid UTF-8", func(r *Record) { r.Attrs, r.Target = map[string]string{"": "v"}, "\xff" }, "attrs has an empty key; target is not valid UTF-8"},
+		{"empty attr key and no action", func(r *Record) { r.Attrs, r.Action = map[string]string{"": "v"}, "" }, `"job.submit"; attrs has an empty key`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()

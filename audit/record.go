@@ -89,9 +89,9 @@ const MaxRecordSize = 1 << 20
 // unacceptable; the message lists every problem.
 var ErrInvalidRecord = errors.New("audit: invalid record")
 
-// validate checks what Append requires of a caller's record, except
-// UTF-8, which the encoder checks on its way (see utf8Problems). It
-// allocates only when it has something to report.
+// validate checks what Append requires of a caller's record, except what
+// the encoder checks on its way, UTF-8 and attrs keys (see
+// encodingProblems). It allocates only when it has something to report.
 func (r *Record) validate() error {
 	var problems []string
 	add := func(format string, args ...any) {
@@ -116,13 +116,20 @@ func (r *Record) validate() error {
 	if r.Error != "" && r.Outcome != OutcomeError {
 		add("an error message is set but outcome is %q; set outcome to %q", r.Outcome, OutcomeError)
 	}
-	if _, ok := r.Attrs[""]; ok {
-		add("attrs has an empty key")
-	}
 	if problems == nil {
 		return nil
 	}
-	return invalid(append(problems, r.utf8Problems()...))
+	return invalid(append(problems, r.encodingProblems()...))
+}
+
+// encodingProblems names the problems appendFields notices while it
+// encodes: an empty attrs key, and text that is not valid UTF-8.
+func (r *Record) encodingProblems() []string {
+	var problems []string
+	if _, ok := r.Attrs[""]; ok {
+		problems = append(problems, "attrs has an empty key")
+	}
+	return append(problems, r.utf8Problems()...)
 }
 
 // utf8Problems names the fields that are not valid UTF-8.
