@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"testing"
 	"time"
@@ -216,50 +217,135 @@ func BenchmarkOpenJournal(b *testing.B) {
 	}
 	path := filepath.Join(b.TempDir(), "lineage.jsonl")
 	start := time.Now()
-	bg := writeBenchJournal(b, path, n)
+	bg, records := writeBenchJournal(b, path, n)
+	took := time.Since(start)
 	st, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("wrote a journal of %d MiB in %v", st.Size()>>20, time.Since(start).Round(time.Millisecond))
+	b.Logf("wrote a journal of %d MiB, %d records, in %v (batches of %d): %.0f records/s",
+		st.Size()>>20, records, took.Round(time.Millisecond), benchBatch, float64(records)/took.Seconds())
 
-	var heapPerNode, allocPerNode float64
-	var nodes int
+	var m openMetrics
 	for b.Loop() {
-		nodes, heapPerNode, allocPerNode = openBenchJournal(b, path, bg, n)
+		m = openBenchJournal(b, path, bg, n)
 	}
 	b.ReportMetric(float64(st.Size())/(1<<20), "journal-MiB")
-	b.ReportMetric(float64(nodes), "nodes")
-	b.ReportMetric(heapPerNode, "heap-B/node")
-	b.ReportMetric(allocPerNode, "alloc-B/node")
+	b.ReportMetric(float64(m.nodes), "nodes")
+	b.ReportMetric(m.heapPerNode, "heap-B/node")
+	b.ReportMetric(m.allocPerNode, "alloc-B/node")
+	b.ReportMetric(m.peakHeapMiB, "peak-heap-MiB")
+	b.ReportMetric(float64(records)/took.Seconds(), "build-records/s")
+}
+
+// openMetrics is what openBenchJournal measures.
+type openMetrics struct {
+	nodes        int
+	heapPerNode  float64 // heap the open store holds, per node
+	allocPerNode float64 // bytes allocated while opening, per node
+	peakHeapMiB  float64 // the most heap in use at once while opening
+}
+
+// heapSampler records the most heap in use (live and not yet collected
+// objects) while it runs, reading runtime/metrics every millisecond, which
+// does not stop the world.
+type heapSampler struct {
+	stop chan struct{}
+	done chan uint64
+}
+
+func startHeapSampler() *heapSampler {
+	h := &heapSampler{stop: make(chan struct{}), done: make(chan uint64)}
+	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-h.stop:
+				metrics.Read(sample)
+				h.done <- max(peak, sample[0].Value.Uint64())
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return h
+}
+
+// peak stops the sampler and returns the peak in bytes.
+func (h *heapSampler) peak() uint64 {
+	close(h.stop)
+	return <-h.done
 }
 
 // writeBenchJournal writes the generated graph of n nodes to a new journal
-// at path and closes it, so that nothing of it stays on the heap.
-func writeBenchJournal(tb testing.TB, path string, n int) benchGraph {
-	w, err := OpenFileStore(context.Background(), path, nil)
+// at path, in batches of benchBatch changes, and closes it, so that nothing
+// of it stays on the heap. It returns the graph's description and the
+// number of records written.
+func writeBenchJournal(tb testing.TB, path string, n int) (benchGraph, int) {
+	s, err := OpenFileStore(context.Background(), path, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	w := &batchWriter{tb: tb, s: s}
 	bg := fillBenchGraph(tb, w, n)
-	if err := w.Close(); err != nil {
+	w.flush()
+	if err := s.Close(); err != nil {
 		tb.Fatal(err)
 	}
-	return bg
+	return bg, w.records
+}
+
+// benchBatch is how many changes a batchWriter gathers per Apply.
+const benchBatch = 4096
+
+// batchWriter feeds a FileStore through Batches.
+type batchWriter struct {
+	tb      testing.TB
+	s       *FileStore
+	b       Batch
+	records int
+}
+
+func (w *batchWriter) AddNode(_ context.Context, n Node) error {
+	w.b.AddNode(n)
+	w.maybeFlush()
+	return nil
+}
+
+func (w *batchWriter) AddEdge(_ context.Context, e Edge) error {
+	w.b.AddEdge(e)
+	w.maybeFlush()
+	return nil
+}
+
+func (w *batchWriter) maybeFlush() {
+	if w.b.Len() >= benchBatch {
+		w.flush()
+	}
+}
+
+func (w *batchWriter) flush() {
+	w.records += w.b.Len()
+	if err := w.s.Apply(context.Background(), &w.b); err != nil {
+		w.tb.Fatal(err)
+	}
+	w.b.Reset()
 }
 
 // openBenchJournal opens the journal at path, timed, checks the model's
-// upstream in it and closes it. It returns the nodes replayed, the heap the
-// open store held per node and the bytes its open allocated per node.
-func openBenchJournal(b *testing.B, path string, bg benchGraph, n int) (nodes int, heapPerNode, allocPerNode float64) {
+// upstream in it and closes it.
+func openBenchJournal(b *testing.B, path string, bg benchGraph, n int) openMetrics {
 	ctx := context.Background()
 	b.StopTimer()
 	var before, after runtime.MemStats
-	// Twice: a traversal's pooled scratch from the last open may hold on
-	// to that store's graph until the second collection.
-	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	h := startHeapSampler()
 	b.StartTimer()
 	s, err := OpenFileStore(ctx, path, &FileStoreOptions{ExpectedNodes: n})
 	if err != nil {
@@ -267,13 +353,18 @@ func openBenchJournal(b *testing.B, path string, bg benchGraph, n int) (nodes in
 	}
 	b.StopTimer()
 	defer b.StartTimer()
+	peak := h.peak()
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	nodes, _ = s.Size()
-	heapPerNode = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(nodes)
-	allocPerNode = float64(alloc) / float64(nodes)
+	nodes, _ := s.Size()
+	m := openMetrics{
+		nodes:        nodes,
+		heapPerNode:  float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(nodes),
+		allocPerNode: float64(alloc) / float64(nodes),
+		peakHeapMiB:  float64(peak) / (1 << 20),
+	}
 	ps, err := s.Upstream(ctx, bg.model, nil)
 	if err != nil || len(ps) != bg.conePath {
 		b.Fatalf("upstream after open returned %d paths, %v; want %d", len(ps), err, bg.conePath)
@@ -281,5 +372,5 @@ func openBenchJournal(b *testing.B, path string, bg benchGraph, n int) (nodes in
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
-	return nodes, heapPerNode, allocPerNode
+	return m
 }
