@@ -1,15 +1,21 @@
 package lineage
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -199,13 +205,16 @@ func BenchmarkUpstream(b *testing.B) {
 
 // BenchmarkOpenJournal opens a FileStore journal that holds the generated
 // graph: replaying it is what a process does at start. Writing the journal
-// runs once, outside the timed loop (about half a minute for one million
+// runs once, outside the timed loop (batched, 10–20 s for one million
 // nodes). Set TIDELINE_BENCH_NODES to change the size; the default is the
-// one million nodes of BenchmarkUpstream. It reports the journal's size,
-// the heap the open store holds per node, and the bytes allocated by an
-// open per node.
+// one million nodes of BenchmarkUpstream. The baseline, encoding-json,
+// replays the same journal as the store did before it had its own scanner:
+// each line through json.Unmarshal into a journalRecord, then the Graph's
+// AddNode, AddEdge or Retire. With -count 2 the two alternate. Each reports
+// the journal's size, the heap the open graph holds per node, the bytes
+// allocated by an open per node and the most heap in use during the open.
 //
-//	go test -run '^$' -bench OpenJournal -benchtime=3x ./lineage
+//	go test -run '^$' -bench OpenJournal -benchtime=3x -count 2 ./lineage
 func BenchmarkOpenJournal(b *testing.B) {
 	n := 1_000_000
 	if s := os.Getenv("TIDELINE_BENCH_NODES"); s != "" {
@@ -226,16 +235,76 @@ func BenchmarkOpenJournal(b *testing.B) {
 	b.Logf("wrote a journal of %d MiB, %d records, in %v (batches of %d): %.0f records/s",
 		st.Size()>>20, records, took.Round(time.Millisecond), benchBatch, float64(records)/took.Seconds())
 
-	var m openMetrics
-	for b.Loop() {
-		m = openBenchJournal(b, path, bg, n)
+	run := func(b *testing.B, open func() (benchStore, error)) {
+		var m openMetrics
+		for b.Loop() {
+			m = openBenchJournal(b, open, bg)
+		}
+		b.ReportMetric(float64(st.Size())/(1<<20), "journal-MiB")
+		b.ReportMetric(float64(m.nodes), "nodes")
+		b.ReportMetric(m.heapPerNode, "heap-B/node")
+		b.ReportMetric(m.allocPerNode, "alloc-B/node")
+		b.ReportMetric(m.peakHeapMiB, "peak-heap-MiB")
 	}
-	b.ReportMetric(float64(st.Size())/(1<<20), "journal-MiB")
-	b.ReportMetric(float64(m.nodes), "nodes")
-	b.ReportMetric(m.heapPerNode, "heap-B/node")
-	b.ReportMetric(m.allocPerNode, "alloc-B/node")
-	b.ReportMetric(m.peakHeapMiB, "peak-heap-MiB")
-	b.ReportMetric(float64(records)/took.Seconds(), "build-records/s")
+	b.Run("encoding-json", func(b *testing.B) {
+		run(b, func() (benchStore, error) { return jsonReplay(path, n) })
+	})
+	b.Run("FileStore", func(b *testing.B) {
+		run(b, func() (benchStore, error) {
+			return OpenFileStore(context.Background(), path, &FileStoreOptions{ExpectedNodes: n})
+		})
+	})
+}
+
+// benchStore is what BenchmarkOpenJournal opens.
+type benchStore interface {
+	Querier
+	Size() (nodes, edges int)
+	Close() error
+}
+
+// replayedGraph is a Graph replayed by jsonReplay.
+type replayedGraph struct{ *Graph }
+
+func (replayedGraph) Close() error { return nil }
+
+// jsonReplay is the baseline of BenchmarkOpenJournal: the journal read line
+// by line and decoded by encoding/json, each record applied through the
+// Graph's public methods, as FileStore did before it had its own scanner.
+func jsonReplay(path string, n int) (benchStore, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ctx := context.Background()
+	g := NewGraph(&GraphOptions{ExpectedNodes: n})
+	r := bufio.NewReaderSize(f, 1<<16)
+	for header := false; ; header = true {
+		line, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) && len(bytes.TrimSpace(line)) == 0 {
+			return replayedGraph{g}, nil
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		var rec journalRecord
+		if err := json.Unmarshal(bytes.TrimSpace(line), &rec); err != nil {
+			return nil, err
+		}
+		switch {
+		case !header:
+		case rec.Op == "node":
+			err = g.AddNode(ctx, *rec.Node)
+		case rec.Op == "edge":
+			err = g.AddEdge(ctx, *rec.Edge)
+		case rec.Op == "retire":
+			err = g.Retire(ctx, rec.ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // openMetrics is what openBenchJournal measures.
@@ -337,9 +406,9 @@ func (w *batchWriter) flush() {
 	w.b.Reset()
 }
 
-// openBenchJournal opens the journal at path, timed, checks the model's
+// openBenchJournal opens a store with open, timed, checks the model's
 // upstream in it and closes it.
-func openBenchJournal(b *testing.B, path string, bg benchGraph, n int) openMetrics {
+func openBenchJournal(b *testing.B, open func() (benchStore, error), bg benchGraph) openMetrics {
 	ctx := context.Background()
 	b.StopTimer()
 	var before, after runtime.MemStats
@@ -347,7 +416,7 @@ func openBenchJournal(b *testing.B, path string, bg benchGraph, n int) openMetri
 	runtime.ReadMemStats(&before)
 	h := startHeapSampler()
 	b.StartTimer()
-	s, err := OpenFileStore(ctx, path, &FileStoreOptions{ExpectedNodes: n})
+	s, err := open()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -373,4 +442,85 @@ func openBenchJournal(b *testing.B, path string, bg benchGraph, n int) openMetri
 		b.Fatal(err)
 	}
 	return m
+}
+
+// BenchmarkJournalWrite writes job nodes to a new FileStore journal and
+// reports records per second: one AddNode per record from one goroutine
+// (one write each, the baseline), the same through Apply in batches of
+// benchBatch, and with SyncWrites from one and from 16 goroutines, where
+// group commit shares each fsync among the writers queued behind it.
+//
+//	go test -run '^$' -bench JournalWrite -benchtime 3x -count 2 ./lineage
+func BenchmarkJournalWrite(b *testing.B) {
+	ctx := context.Background()
+	const records = 100_000
+	const syncRecords = 4_000 // an fsync per group is slow: fewer records
+	run := func(b *testing.B, opts *FileStoreOptions, n int, write func(s *FileStore, ids []string)) {
+		ids := make([]string, n)
+		var total time.Duration
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			for k := range ids {
+				ids[k] = "job:run-" + strconv.Itoa(i) + "-" + strconv.Itoa(k)
+			}
+			s, err := OpenFileStore(ctx, filepath.Join(b.TempDir(), "lineage.jsonl"), opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			start := time.Now()
+			write(s, ids)
+			total += time.Since(start)
+			b.StopTimer()
+			if nodes, _ := s.Size(); nodes != n {
+				b.Fatalf("%d nodes recorded, want %d", nodes, n)
+			}
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(n*b.N)/total.Seconds(), "records/s")
+	}
+	one := func(s *FileStore, ids []string) {
+		for _, id := range ids {
+			if err := s.AddNode(ctx, Node{Kind: KindJob, ID: id}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	concurrent := func(writers int) func(s *FileStore, ids []string) {
+		return func(s *FileStore, ids []string) {
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					for k := w; k < len(ids); k += writers {
+						if err := s.AddNode(ctx, Node{Kind: KindJob, ID: ids[k]}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		}
+	}
+	b.Run("AddNode", func(b *testing.B) { run(b, nil, records, one) })
+	b.Run("Apply", func(b *testing.B) {
+		run(b, nil, records, func(s *FileStore, ids []string) {
+			var batch Batch
+			for k, id := range ids {
+				batch.AddNode(Node{Kind: KindJob, ID: id})
+				if batch.Len() == benchBatch || k == len(ids)-1 {
+					if err := s.Apply(ctx, &batch); err != nil {
+						b.Fatal(err)
+					}
+					batch.Reset()
+				}
+			}
+		})
+	})
+	syncOpts := &FileStoreOptions{SyncWrites: true}
+	b.Run("SyncWrites/AddNode/1-writer", func(b *testing.B) { run(b, syncOpts, syncRecords, one) })
+	b.Run("SyncWrites/AddNode/16-writers", func(b *testing.B) { run(b, syncOpts, syncRecords, concurrent(16)) })
 }

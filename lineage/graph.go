@@ -136,9 +136,10 @@ func checkExisting(n *nodeSpec, kind Kind, live bool, have []string) (changed bo
 	return changed, nil
 }
 
-// applyNodeLocked records a node that checkNodeLocked accepted. A new node
-// takes n.attrs as it is; the caller must not change it afterwards.
-func (g *Graph) applyNodeLocked(n *nodeSpec) {
+// applyNodeLocked records a node that checkNodeLocked accepted and returns
+// its index. A new node takes n.attrs as it is; the caller must not change
+// it afterwards.
+func (g *Graph) applyNodeLocked(n *nodeSpec) int32 {
 	i, ok := g.index[n.id]
 	if !ok {
 		i = int32(len(g.ids))
@@ -156,7 +157,7 @@ func (g *Graph) applyNodeLocked(n *nodeSpec) {
 		g.attrs = append(g.attrs, kv)
 		g.out = append(g.out, nil)
 		g.in = append(g.in, nil)
-		return
+		return i
 	}
 	if n.live {
 		g.meta[i] |= metaLive
@@ -168,6 +169,7 @@ func (g *Graph) applyNodeLocked(n *nodeSpec) {
 			g.attrs[i] = append(g.attrs[i], n.attrs[j], n.attrs[j+1])
 		}
 	}
+	return i
 }
 
 func lookupAttr(kv []string, key string) (string, bool) {

@@ -110,6 +110,9 @@ func scanLine(line []byte, rec *scanRecord) error {
 }
 
 func (s *scanner) ws() {
+	if s.pos < len(s.b) && s.b[s.pos] > ' ' {
+		return
+	}
 	for s.pos < len(s.b) {
 		switch s.b[s.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -172,12 +175,12 @@ func (s *scanner) object(depth int, field func(key []byte, depth int) error) err
 func (s *scanner) record(rec *scanRecord) error {
 	return s.object(1, func(key []byte, depth int) error {
 		switch {
+		case string(key) == "op" || foldEq(key, "op"):
+			return s.strField(&rec.op)
 		case foldEq(key, "format"):
 			return s.strField(&rec.format)
 		case foldEq(key, "version"):
 			return s.intField(&rec.version)
-		case foldEq(key, "op"):
-			return s.strField(&rec.op)
 		case foldEq(key, "id"):
 			return s.strField(&rec.id)
 		case foldEq(key, "node"):
@@ -443,6 +446,9 @@ func (s *scanner) str() ([]byte, error) {
 	start := s.pos + 1
 	plain := true
 	i := start
+	for i < len(s.b) && plainByte[s.b[i]] {
+		i++
+	}
 	for {
 		if i >= len(s.b) {
 			s.pos = i
@@ -489,6 +495,15 @@ func (s *scanner) str() ([]byte, error) {
 		}
 	}
 }
+
+// plainByte marks the bytes a string holds as they are: printable ASCII
+// other than the quotation mark and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex4(b []byte) bool {
 	for _, c := range b[:4] {
