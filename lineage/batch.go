@@ -100,9 +100,12 @@ func (g *Graph) applyOpLocked(op *batchOp) {
 		spec.attrs = slices.Clone(spec.attrs)
 		g.applyNodeLocked(&spec)
 	case opEdge:
-		g.applyEdgeLocked(g.index[op.from], g.index[op.to])
+		from, _ := g.index.get(op.from)
+		to, _ := g.index.get(op.to)
+		g.applyEdgeLocked(from, to)
 	case opRetire:
-		g.meta[g.index[op.id]] &^= metaLive
+		i, _ := g.index.get(op.id)
+		g.meta[i] &^= metaLive
 	}
 }
 
@@ -165,7 +168,7 @@ func (p *pending) node(g *Graph, id string) (n *pendingNode, idx int32, found bo
 	if n := p.nodes[id]; n != nil {
 		return n, -1, true
 	}
-	i, ok := g.index[id]
+	i, ok := g.index.get(id)
 	if !ok {
 		return nil, -1, false
 	}
@@ -239,8 +242,8 @@ func (p *pending) check(g *Graph, op *batchOp, c *commit, u *undoLog) (changed b
 		}
 		// A pending entry for an endpoint that the graph already holds
 		// still leaves the graph's edges valid for it.
-		fi, fok := g.index[op.from]
-		ti, tok := g.index[op.to]
+		fi, fok := g.index.get(op.from)
+		ti, tok := g.index.get(op.to)
 		if fok && tok && g.hasEdgeLocked(fi, ti) {
 			return false, nil, nil
 		}

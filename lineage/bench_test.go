@@ -207,12 +207,18 @@ func BenchmarkUpstream(b *testing.B) {
 // graph: replaying it is what a process does at start. Writing the journal
 // runs once, outside the timed loop (batched, 10–20 s for one million
 // nodes). Set TIDELINE_BENCH_NODES to change the size; the default is the
-// one million nodes of BenchmarkUpstream. The baseline, encoding-json,
-// replays the same journal as the store did before it had its own scanner:
-// each line through json.Unmarshal into a journalRecord, then the Graph's
-// AddNode, AddEdge or Retire. With -count 2 the two alternate. Each reports
-// the journal's size, the heap the open graph holds per node, the bytes
-// allocated by an open per node and the most heap in use during the open.
+// one million nodes of BenchmarkUpstream.
+//
+// Each iteration first opens the journal the way the store did before it
+// had its own scanner, untimed — each line through json.Unmarshal into a
+// journalRecord, then the Graph's AddNode, AddEdge or Retire — and then
+// opens it with OpenFileStore, timed, so that the baseline and the store
+// alternate and a busy machine slows both. It reports the store's open:
+// wall time (ns/op) and the process's CPU time (cpu-s/op, all threads,
+// garbage collection included), the baseline's wall time and the ratio of
+// the two, the journal's size, the heap the open graph holds per node, the
+// bytes allocated per node (the baseline's too) and the most heap in use at
+// once during the open.
 //
 //	go test -run '^$' -bench OpenJournal -benchtime=3x -count 2 ./lineage
 func BenchmarkOpenJournal(b *testing.B) {
@@ -235,25 +241,26 @@ func BenchmarkOpenJournal(b *testing.B) {
 	b.Logf("wrote a journal of %d MiB, %d records, in %v (batches of %d): %.0f records/s",
 		st.Size()>>20, records, took.Round(time.Millisecond), benchBatch, float64(records)/took.Seconds())
 
-	run := func(b *testing.B, open func() (benchStore, error)) {
-		var m openMetrics
-		for b.Loop() {
-			m = openBenchJournal(b, open, bg)
-		}
-		b.ReportMetric(float64(st.Size())/(1<<20), "journal-MiB")
-		b.ReportMetric(float64(m.nodes), "nodes")
-		b.ReportMetric(m.heapPerNode, "heap-B/node")
-		b.ReportMetric(m.allocPerNode, "alloc-B/node")
-		b.ReportMetric(m.peakHeapMiB, "peak-heap-MiB")
-	}
-	b.Run("encoding-json", func(b *testing.B) {
-		run(b, func() (benchStore, error) { return jsonReplay(path, n) })
-	})
-	b.Run("FileStore", func(b *testing.B) {
-		run(b, func() (benchStore, error) {
+	var m, base openMetrics
+	var wall, cpu, baseWall time.Duration
+	iters := 0
+	for b.Loop() {
+		base = openBenchJournal(b, func() (benchStore, error) { return jsonReplay(path, n) }, bg, false)
+		m = openBenchJournal(b, func() (benchStore, error) {
 			return OpenFileStore(context.Background(), path, &FileStoreOptions{ExpectedNodes: n})
-		})
-	})
+		}, bg, true)
+		wall, cpu, baseWall = wall+m.wall, cpu+m.cpu, baseWall+base.wall
+		iters++
+	}
+	b.ReportMetric(cpu.Seconds()/float64(iters), "cpu-s/op")
+	b.ReportMetric(baseWall.Seconds()/float64(iters), "baseline-s/op")
+	b.ReportMetric(baseWall.Seconds()/wall.Seconds(), "speedup")
+	b.ReportMetric(float64(st.Size())/(1<<20), "journal-MiB")
+	b.ReportMetric(float64(m.nodes), "nodes")
+	b.ReportMetric(m.heapPerNode, "heap-B/node")
+	b.ReportMetric(m.allocPerNode, "alloc-B/node")
+	b.ReportMetric(base.allocPerNode, "baseline-alloc-B/node")
+	b.ReportMetric(m.peakHeapMiB, "peak-heap-MiB")
 }
 
 // benchStore is what BenchmarkOpenJournal opens.
@@ -309,6 +316,7 @@ func jsonReplay(path string, n int) (benchStore, error) {
 
 // openMetrics is what openBenchJournal measures.
 type openMetrics struct {
+	wall, cpu    time.Duration // of the open
 	nodes        int
 	heapPerNode  float64 // heap the open store holds, per node
 	allocPerNode float64 // bytes allocated while opening, per node
@@ -406,22 +414,27 @@ func (w *batchWriter) flush() {
 	w.b.Reset()
 }
 
-// openBenchJournal opens a store with open, timed, checks the model's
-// upstream in it and closes it.
-func openBenchJournal(b *testing.B, open func() (benchStore, error), bg benchGraph) openMetrics {
+// openBenchJournal opens a store with open, with the benchmark's timer
+// running when timed is set, checks the model's upstream in it and closes
+// it. It returns with the timer running.
+func openBenchJournal(b *testing.B, open func() (benchStore, error), bg benchGraph, timed bool) openMetrics {
 	ctx := context.Background()
 	b.StopTimer()
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	h := startHeapSampler()
-	b.StartTimer()
+	if timed {
+		b.StartTimer()
+	}
+	start, cpuStart := time.Now(), processCPU()
 	s, err := open()
+	wall, cpu := time.Since(start), processCPU()-cpuStart
+	b.StopTimer()
+	defer b.StartTimer()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.StopTimer()
-	defer b.StartTimer()
 	peak := h.peak()
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
@@ -429,6 +442,8 @@ func openBenchJournal(b *testing.B, open func() (benchStore, error), bg benchGra
 	runtime.ReadMemStats(&after)
 	nodes, _ := s.Size()
 	m := openMetrics{
+		wall:         wall,
+		cpu:          cpu,
 		nodes:        nodes,
 		heapPerNode:  float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(nodes),
 		allocPerNode: float64(alloc) / float64(nodes),
@@ -444,83 +459,94 @@ func openBenchJournal(b *testing.B, open func() (benchStore, error), bg benchGra
 	return m
 }
 
-// BenchmarkJournalWrite writes job nodes to a new FileStore journal and
-// reports records per second: one AddNode per record from one goroutine
-// (one write each, the baseline), the same through Apply in batches of
-// benchBatch, and with SyncWrites from one and from 16 goroutines, where
-// group commit shares each fsync among the writers queued behind it.
+// BenchmarkJournalWrite writes job nodes to new FileStore journals and
+// reports records per second, each against a baseline that alternates with
+// it in the same loop:
+//
+//   - Apply: batches of benchBatch through Apply, against one AddNode per
+//     record from one goroutine (one write each);
+//   - SyncWrites: with SyncWrites, AddNode from 16 goroutines, where group
+//     commit shares each write and fsync among the writers queued behind
+//     it, against AddNode from one goroutine (a write and an fsync each).
+//
+// Run it with:
 //
 //	go test -run '^$' -bench JournalWrite -benchtime 3x -count 2 ./lineage
 func BenchmarkJournalWrite(b *testing.B) {
 	ctx := context.Background()
-	const records = 100_000
-	const syncRecords = 4_000 // an fsync per group is slow: fewer records
-	run := func(b *testing.B, opts *FileStoreOptions, n int, write func(s *FileStore, ids []string)) {
-		ids := make([]string, n)
-		var total time.Duration
-		for i := 0; b.Loop(); i++ {
-			b.StopTimer()
-			for k := range ids {
-				ids[k] = "job:run-" + strconv.Itoa(i) + "-" + strconv.Itoa(k)
-			}
-			s, err := OpenFileStore(ctx, filepath.Join(b.TempDir(), "lineage.jsonl"), opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			start := time.Now()
-			write(s, ids)
-			total += time.Since(start)
-			b.StopTimer()
-			if nodes, _ := s.Size(); nodes != n {
-				b.Fatalf("%d nodes recorded, want %d", nodes, n)
-			}
-			if err := s.Close(); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
+	write := func(b *testing.B, opts *FileStoreOptions, ids []string, fill func(s *FileStore, ids []string)) time.Duration {
+		s, err := OpenFileStore(ctx, filepath.Join(b.TempDir(), "lineage.jsonl"), opts)
+		if err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(float64(n*b.N)/total.Seconds(), "records/s")
+		start := time.Now()
+		fill(s, ids)
+		took := time.Since(start)
+		if nodes, _ := s.Size(); nodes != len(ids) {
+			b.Fatalf("%d nodes recorded, want %d", nodes, len(ids))
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return took
 	}
-	one := func(s *FileStore, ids []string) {
+	oneByOne := func(s *FileStore, ids []string) {
 		for _, id := range ids {
 			if err := s.AddNode(ctx, Node{Kind: KindJob, ID: id}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	concurrent := func(writers int) func(s *FileStore, ids []string) {
-		return func(s *FileStore, ids []string) {
-			var wg sync.WaitGroup
-			for w := range writers {
-				wg.Go(func() {
-					for k := w; k < len(ids); k += writers {
-						if err := s.AddNode(ctx, Node{Kind: KindJob, ID: ids[k]}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
+	batched := func(s *FileStore, ids []string) {
+		var batch Batch
+		for k, id := range ids {
+			batch.AddNode(Node{Kind: KindJob, ID: id})
+			if batch.Len() == benchBatch || k == len(ids)-1 {
+				if err := s.Apply(ctx, &batch); err != nil {
+					b.Fatal(err)
+				}
+				batch.Reset()
 			}
-			wg.Wait()
 		}
 	}
-	b.Run("AddNode", func(b *testing.B) { run(b, nil, records, one) })
-	b.Run("Apply", func(b *testing.B) {
-		run(b, nil, records, func(s *FileStore, ids []string) {
-			var batch Batch
-			for k, id := range ids {
-				batch.AddNode(Node{Kind: KindJob, ID: id})
-				if batch.Len() == benchBatch || k == len(ids)-1 {
-					if err := s.Apply(ctx, &batch); err != nil {
-						b.Fatal(err)
+	concurrent := func(s *FileStore, ids []string) {
+		const writers = 16
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				for k := w; k < len(ids); k += writers {
+					if err := s.AddNode(ctx, Node{Kind: KindJob, ID: ids[k]}); err != nil {
+						b.Error(err)
+						return
 					}
-					batch.Reset()
 				}
+			})
+		}
+		wg.Wait()
+	}
+	compare := func(b *testing.B, opts *FileStoreOptions, n int, baseline, fill func(*FileStore, []string)) {
+		ids := func(i int, what string) []string {
+			out := make([]string, n)
+			for k := range out {
+				out[k] = "job:" + what + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(k)
 			}
-		})
+			return out
+		}
+		var base, mine time.Duration
+		i := 0
+		for b.Loop() {
+			b.StopTimer()
+			base += write(b, opts, ids(i, "base"), baseline)
+			b.StartTimer()
+			mine += write(b, opts, ids(i, "run"), fill)
+			i++
+		}
+		b.ReportMetric(float64(n*i)/mine.Seconds(), "records/s")
+		b.ReportMetric(float64(n*i)/base.Seconds(), "baseline-records/s")
+		b.ReportMetric(base.Seconds()/mine.Seconds(), "speedup")
+	}
+	b.Run("Apply", func(b *testing.B) { compare(b, nil, 100_000, oneByOne, batched) })
+	b.Run("SyncWrites", func(b *testing.B) {
+		compare(b, &FileStoreOptions{SyncWrites: true}, 4_000, oneByOne, concurrent)
 	})
-	syncOpts := &FileStoreOptions{SyncWrites: true}
-	b.Run("SyncWrites/AddNode/1-writer", func(b *testing.B) { run(b, syncOpts, syncRecords, one) })
-	b.Run("SyncWrites/AddNode/16-writers", func(b *testing.B) { run(b, syncOpts, syncRecords, concurrent(16)) })
 }

@@ -18,7 +18,7 @@ import (
 // resulting paths.
 type Graph struct {
 	mu    sync.RWMutex
-	index map[string]int32
+	index nodeIndex
 	ids   []string
 	meta  []uint8    // Kind in the low bits, metaLive when a deployment serves
 	attrs [][]string // flat key, value pairs; nil when a node has none
@@ -46,7 +46,7 @@ func NewGraph(opts *GraphOptions) *Graph {
 		n = opts.ExpectedNodes
 	}
 	return &Graph{
-		index: make(map[string]int32, n),
+		index: newNodeIndex(n),
 		ids:   make([]string, 0, n),
 		meta:  make([]uint8, 0, n),
 		attrs: make([][]string, 0, n),
@@ -83,6 +83,20 @@ type nodeSpec struct {
 	id    string
 	live  bool
 	attrs []string
+
+	// hash is id's hash in the graph's index when hashed is set, as the
+	// journal loader computes it ahead of time; otherwise it is computed
+	// when needed.
+	hash   uint64
+	hashed bool
+}
+
+// idHash returns n.id's hash in g's index.
+func (g *Graph) idHash(n *nodeSpec) uint64 {
+	if !n.hashed {
+		n.hash, n.hashed = g.index.hash(n.id), true
+	}
+	return n.hash
 }
 
 // specOf returns n's nodeSpec. Its attrs are a new slice.
@@ -103,7 +117,7 @@ func (g *Graph) checkNodeLocked(n *nodeSpec) (changed bool, err error) {
 	if err := n.validate(); err != nil {
 		return false, err
 	}
-	i, ok := g.index[n.id]
+	i, ok := g.index.find(n.id, g.idHash(n))
 	if !ok {
 		if len(g.ids) >= maxNodes {
 			return false, fmt.Errorf("lineage: cannot add node %q: the graph holds the maximum of %d nodes: %w", n.id, maxNodes, ErrInvalid)
@@ -140,10 +154,10 @@ func checkExisting(n *nodeSpec, kind Kind, live bool, have []string) (changed bo
 // its index. A new node takes n.attrs as it is; the caller must not change
 // it afterwards.
 func (g *Graph) applyNodeLocked(n *nodeSpec) int32 {
-	i, ok := g.index[n.id]
+	i, ok := g.index.find(n.id, g.idHash(n))
 	if !ok {
 		i = int32(len(g.ids))
-		g.index[n.id] = i
+		g.index.putHashed(n.id, i, n.hash)
 		g.ids = append(g.ids, n.id)
 		m := uint8(n.kind)
 		if n.live {
@@ -214,11 +228,11 @@ func (g *Graph) applyEdgeLocked(from, to int32) {
 // checkEdgeLocked resolves e's endpoints and reports whether e is new. The
 // caller holds g.mu in either mode.
 func (g *Graph) checkEdgeLocked(e Edge) (from, to int32, changed bool, err error) {
-	from, ok := g.index[e.From]
+	from, ok := g.index.get(e.From)
 	if !ok {
 		return 0, 0, false, errNoSource(e.From, e.To)
 	}
-	to, ok = g.index[e.To]
+	to, ok = g.index.get(e.To)
 	if !ok {
 		return 0, 0, false, errNoTarget(e.From, e.To)
 	}
@@ -278,7 +292,7 @@ func (g *Graph) Retire(ctx context.Context, id string) error {
 }
 
 func (g *Graph) checkRetireLocked(id string) (i int32, changed bool, err error) {
-	i, ok := g.index[id]
+	i, ok := g.index.get(id)
 	if !ok {
 		return 0, false, fmt.Errorf("lineage: cannot retire %q: %w", id, ErrNotFound)
 	}
@@ -292,7 +306,7 @@ func (g *Graph) checkRetireLocked(id string) (i int32, changed bool, err error) 
 func (g *Graph) Node(ctx context.Context, id string) (Node, error) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	i, ok := g.index[id]
+	i, ok := g.index.get(id)
 	if !ok {
 		return Node{}, fmt.Errorf("lineage: node %q: %w", id, ErrNotFound)
 	}
@@ -323,7 +337,7 @@ func (g *Graph) In(ctx context.Context, id string) ([]Edge, error) {
 func (g *Graph) edgesOf(id string, out bool) ([]Edge, error) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	i, ok := g.index[id]
+	i, ok := g.index.get(id)
 	if !ok {
 		return nil, fmt.Errorf("lineage: node %q: %w", id, ErrNotFound)
 	}

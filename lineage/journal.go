@@ -69,8 +69,11 @@ type journalRecord struct {
 // Opening replays the whole journal, in time and memory proportional to its
 // size. Lines are decoded by a scanner written for the journal's own record
 // shapes instead of by encoding/json, whose reflection took three quarters
-// of an open, and go straight into the graph's tables; reading and scanning
-// run on a goroutine of their own beside the one applying. The format is
+// of an open, and go straight into the graph's tables; reading, scanning
+// and hashing ids run on a goroutine of their own beside the one applying,
+// which reads the index slots of a group of lines at once so that their
+// cache misses overlap (the rest of an open is mostly lookups of edge
+// endpoints in a table too large for the cache). The format is
 // unchanged, so every journal ever written opens as before, and the file
 // stays one that any JSON tool reads. Snapshots or compaction would shorten
 // what an open reads, but would add a second file that has to stay
@@ -240,9 +243,10 @@ func openJournal(f *os.File, path string, created bool, opts *FileStoreOptions, 
 	return s, nil
 }
 
-// apply checks the header, when none has been seen, or applies rec.
-func (l *loader) apply(rec *scanRecord, header bool) error {
-	g := l.g
+// apply checks the header, when none has been seen, or applies the line's
+// record.
+func (l *loader) apply(ln *scannedLine, header bool) error {
+	g, rec := l.g, &ln.rec
 	if !header {
 		if string(rec.format) != journalFormat {
 			return fmt.Errorf("not a lineage journal (first line lacks format %q)", journalFormat)
@@ -254,20 +258,21 @@ func (l *loader) apply(rec *scanRecord, header bool) error {
 	}
 	switch op := string(rec.op); {
 	case op == "node" && rec.hasNode:
-		spec := nodeSpec{kind: rec.node.kind, id: string(rec.node.id), live: rec.node.live, attrs: l.attrs(rec.node.attrs)}
+		spec := nodeSpec{kind: rec.node.kind, id: string(rec.node.id), live: rec.node.live, attrs: l.attrs(rec.node.attrs),
+			hash: ln.nodeHash, hashed: true}
 		changed, err := g.checkNodeLocked(&spec)
 		if err != nil || !changed {
 			return err
 		}
-		l.remember(spec.id, g.applyNodeLocked(&spec))
+		l.remember(spec.id, spec.hash, g.applyNodeLocked(&spec))
 		return nil
 	case op == "edge" && rec.hasEdge:
 		e := &rec.edge
-		from, ok := l.lookup(e.from)
+		from, ok := l.lookup(e.from, ln.fromHash)
 		if !ok {
 			return errNoSource(string(e.from), string(e.to))
 		}
-		to, ok := l.lookup(e.to)
+		to, ok := l.lookup(e.to, ln.toHash)
 		if !ok {
 			return errNoTarget(string(e.from), string(e.to))
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"slices"
 	"sync"
@@ -28,7 +29,7 @@ func loadJournal(r io.Reader, g *Graph) (good int64, unterminated bool, err erro
 // loadJournalChunks is loadJournal reading chunkSize bytes at a time (more
 // when a line is longer); tests make it small to cut lines at every place.
 func loadJournalChunks(r io.Reader, g *Graph, chunkSize int) (good int64, unterminated bool, err error) {
-	chunks, free, stop, wait := startScanning(r, chunkSize)
+	chunks, free, stop, wait := startScanning(r, chunkSize, g.index.seed)
 	defer func() {
 		close(stop)
 		wait()
@@ -57,7 +58,10 @@ func loadJournalChunks(r io.Reader, g *Graph, chunkSize int) (good int64, unterm
 				}
 				return 0, false, fmt.Errorf("line %d: %v: %w", line, ln.err, ErrCorrupt)
 			}
-			if err := l.apply(&ln.rec, header); err != nil {
+			if i%prefetchGroup == 0 {
+				l.prefetch(c.lines[i:min(i+prefetchGroup, len(c.lines))])
+			}
+			if err := l.apply(ln, header); err != nil {
 				return 0, false, fmt.Errorf("line %d: %v: %w", line, err, ErrCorrupt)
 			}
 			header = true
@@ -89,10 +93,13 @@ type loader struct {
 	// which at a million nodes costs a cache miss or two.
 	recent [8]recentNode
 	next   int
+
+	sink uint32 // what prefetch read, kept so the reads stay
 }
 
 type recentNode struct {
 	id string
+	h  uint64 // id's hash in the index
 	i  int32
 }
 
@@ -100,20 +107,65 @@ type recentNode struct {
 // are allocated per node, as a journal with so many is unusual.
 const maxInternedKeys = 1024
 
-func (l *loader) remember(id string, i int32) {
-	l.recent[l.next] = recentNode{id, i}
+func (l *loader) remember(id string, h uint64, i int32) {
+	l.recent[l.next] = recentNode{id, h, i}
 	l.next = (l.next + 1) % len(l.recent)
 }
 
-// lookup returns the index of the node with the given id.
-func (l *loader) lookup(id []byte) (int32, bool) {
+// lookup returns the index of the node with the given id, whose hash in
+// the graph's index is h.
+func (l *loader) lookup(id []byte, h uint64) (int32, bool) {
 	for _, r := range &l.recent {
-		if r.id == string(id) && r.id != "" {
+		if r.h == h && r.id == string(id) && r.id != "" {
 			return r.i, true
 		}
 	}
-	i, ok := l.g.index[string(id)]
-	return i, ok
+	return l.g.index.findBytes(id, h)
+}
+
+// prefetchGroup is how many lines the loader prepares at once before
+// applying them: it reads the index slot of each edge's source, then the
+// id and the adjacency each slot leads to, each step in a tight loop of
+// reads that do not depend on one another. The processor overlaps those
+// cache misses instead of meeting them one at a time, as the lookups
+// themselves would, each behind the work of applying the line before.
+const prefetchGroup = 32
+
+// prefetch prepares the lookups of lines, which the caller applies next.
+// The reads are hints: whatever they find, the lookups decide.
+func (l *loader) prefetch(lines []scannedLine) {
+	x := &l.g.index
+	var acc uint32
+	for i := range lines {
+		switch {
+		case lines[i].isEdge:
+			acc += x.touch(lines[i].fromHash)
+		case lines[i].isNode:
+			acc += x.touch(lines[i].nodeHash)
+		}
+	}
+	for i := range lines {
+		if !lines[i].isEdge {
+			continue
+		}
+		h := lines[i].fromHash
+		if s := &x.slots[h&x.mask]; s.tag == uint32(h>>32) && s.id != "" {
+			acc += uint32(s.id[0])
+			acc += uint32(len(l.g.out[s.i]))
+		}
+	}
+	for i := range lines {
+		if !lines[i].isEdge {
+			continue
+		}
+		h := lines[i].fromHash
+		if s := &x.slots[h&x.mask]; s.tag == uint32(h>>32) && s.id != "" {
+			if out := l.g.out[s.i]; len(out) > 0 {
+				acc += uint32(out[len(out)-1])
+			}
+		}
+	}
+	l.sink += acc
 }
 
 // scanChunk is a run of whole lines read from a journal and their scans.
@@ -130,6 +182,13 @@ type scannedLine struct {
 	last  bool  // the end of the input, without a newline
 	err   error // from scanLine
 	rec   scanRecord
+
+	// For an edge record, the hashes of its endpoints in the graph's index;
+	// for a node record, nodeHash is its id's. They are computed here, off
+	// the goroutine that applies the records.
+	isEdge, isNode   bool
+	fromHash, toHash uint64
+	nodeHash         uint64
 }
 
 const (
@@ -141,7 +200,7 @@ const (
 // goroutine. The caller receives chunks in order from chunks and hands
 // each back on free when done with it; closing stop ends the goroutine,
 // and wait waits for that. chunks is closed after the last line.
-func startScanning(r io.Reader, chunkSize int) (chunks <-chan *scanChunk, free chan<- *scanChunk, stop chan struct{}, wait func()) {
+func startScanning(r io.Reader, chunkSize int, seed maphash.Seed) (chunks <-chan *scanChunk, free chan<- *scanChunk, stop chan struct{}, wait func()) {
 	out := make(chan *scanChunk, 1)
 	back := make(chan *scanChunk, scanChunks)
 	for range scanChunks {
@@ -188,7 +247,7 @@ func startScanning(r io.Reader, chunkSize int) (chunks <-chan *scanChunk, free c
 				whole = bytes.LastIndexByte(c.buf, '\n') + 1
 			}
 			carry = append(carry[:0], c.buf[whole:]...)
-			c.scan(c.buf[:whole], eof && c.err == nil)
+			c.scan(c.buf[:whole], eof && c.err == nil, seed)
 			select {
 			case out <- c:
 			case <-stop:
@@ -201,7 +260,7 @@ func startScanning(r io.Reader, chunkSize int) (chunks <-chan *scanChunk, free c
 
 // scan splits b into lines and scans each. When end is set, b ends the
 // input: a last piece without a newline (or nothing) is marked last.
-func (c *scanChunk) scan(b []byte, end bool) {
+func (c *scanChunk) scan(b []byte, end bool, seed maphash.Seed) {
 	c.lines = c.lines[:0]
 	for len(b) > 0 || end {
 		i := bytes.IndexByte(b, '\n')
@@ -223,11 +282,20 @@ func (c *scanChunk) scan(b []byte, end bool) {
 			c.lines = append(c.lines, scannedLine{})
 		}
 		ln := &c.lines[len(c.lines)-1]
-		ln.n, ln.last, ln.blank, ln.err = int64(len(raw)), last, false, nil
+		ln.n, ln.last, ln.blank, ln.err, ln.isEdge, ln.isNode = int64(len(raw)), last, false, nil, false, false
 		if t := bytes.TrimSpace(raw); len(t) == 0 {
 			ln.blank = true
 		} else {
 			ln.err = scanLine(t, &ln.rec)
+			if ln.err == nil && ln.rec.hasEdge && string(ln.rec.op) == "edge" {
+				ln.isEdge = true
+				ln.fromHash = maphash.Bytes(seed, ln.rec.edge.from)
+				ln.toHash = maphash.Bytes(seed, ln.rec.edge.to)
+			}
+			if ln.err == nil && ln.rec.hasNode && string(ln.rec.op) == "node" {
+				ln.isNode = true
+				ln.nodeHash = maphash.Bytes(seed, ln.rec.node.id)
+			}
 		}
 		if last {
 			break

@@ -152,7 +152,7 @@ func (g *Graph) walk(ctx context.Context, id string, up bool, opts *QueryOptions
 
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	start, ok := g.index[id]
+	start, ok := g.index.get(id)
 	if !ok {
 		return nil, fmt.Errorf("lineage: query from %q: %w", id, ErrNotFound)
 	}
