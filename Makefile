@@ -31,11 +31,12 @@ bench:
 	$(GO) test -run '^$$' -bench 'AppendFile8' -benchtime 10x -count 2 ./audit
 	$(GO) test -run '^$$' -bench 'BenchmarkVerify$$' -benchtime 2s -count 2 ./audit
 	$(GO) test -run '^$$' -bench 'Upstream' -benchtime 200x -count 2 ./lineage
+	$(GO) test -run '^$$' -bench 'JournalWrite' -benchtime 3x -count 2 ./lineage
 	$(GO) test -run '^$$' -bench 'BenchmarkConformance' -benchtime 2000x -benchmem ./provider/memprovider
 
 bench-large:
 	TIDELINE_BENCH_GIB=1 $(GO) test -run '^$$' -bench 'DatasetRoundTrip/1GiB' -benchtime 10x -timeout 30m ./mlops
-	$(GO) test -run '^$$' -bench 'OpenJournal' -benchtime 3x -timeout 60m ./lineage
+	$(GO) test -run '^$$' -bench 'OpenJournal' -benchtime 3x -count 2 -timeout 60m ./lineage
 
 # A short fuzzing pass over every fuzz target (FUZZTIME each).
 FUZZTIME ?= 10s

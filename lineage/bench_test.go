@@ -1,14 +1,21 @@
 package lineage
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -198,13 +205,22 @@ func BenchmarkUpstream(b *testing.B) {
 
 // BenchmarkOpenJournal opens a FileStore journal that holds the generated
 // graph: replaying it is what a process does at start. Writing the journal
-// runs once, outside the timed loop (about half a minute for one million
+// runs once, outside the timed loop (batched, 10–20 s for one million
 // nodes). Set TIDELINE_BENCH_NODES to change the size; the default is the
-// one million nodes of BenchmarkUpstream. It reports the journal's size,
-// the heap the open store holds per node, and the bytes allocated by an
-// open per node.
+// one million nodes of BenchmarkUpstream.
 //
-//	go test -run '^$' -bench OpenJournal -benchtime=3x ./lineage
+// Each iteration first opens the journal the way the store did before it
+// had its own scanner, untimed — each line through json.Unmarshal into a
+// journalRecord, then the Graph's AddNode, AddEdge or Retire — and then
+// opens it with OpenFileStore, timed, so that the baseline and the store
+// alternate and a busy machine slows both. It reports the store's open:
+// wall time (ns/op) and the process's CPU time (cpu-s/op, all threads,
+// garbage collection included), the baseline's wall time and the ratio of
+// the two, the journal's size, the heap the open graph holds per node, the
+// bytes allocated per node (the baseline's too) and the most heap in use at
+// once during the open.
+//
+//	go test -run '^$' -bench OpenJournal -benchtime=3x -count 2 ./lineage
 func BenchmarkOpenJournal(b *testing.B) {
 	n := 1_000_000
 	if s := os.Getenv("TIDELINE_BENCH_NODES"); s != "" {
@@ -216,64 +232,223 @@ func BenchmarkOpenJournal(b *testing.B) {
 	}
 	path := filepath.Join(b.TempDir(), "lineage.jsonl")
 	start := time.Now()
-	bg := writeBenchJournal(b, path, n)
+	bg, records := writeBenchJournal(b, path, n)
+	took := time.Since(start)
 	st, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("wrote a journal of %d MiB in %v", st.Size()>>20, time.Since(start).Round(time.Millisecond))
+	b.Logf("wrote a journal of %d MiB, %d records, in %v (batches of %d): %.0f records/s",
+		st.Size()>>20, records, took.Round(time.Millisecond), benchBatch, float64(records)/took.Seconds())
 
-	var heapPerNode, allocPerNode float64
-	var nodes int
+	var m, base openMetrics
+	var wall, cpu, baseWall time.Duration
+	iters := 0
 	for b.Loop() {
-		nodes, heapPerNode, allocPerNode = openBenchJournal(b, path, bg, n)
+		base = openBenchJournal(b, func() (benchStore, error) { return jsonReplay(path, n) }, bg, false)
+		m = openBenchJournal(b, func() (benchStore, error) {
+			return OpenFileStore(context.Background(), path, &FileStoreOptions{ExpectedNodes: n})
+		}, bg, true)
+		wall, cpu, baseWall = wall+m.wall, cpu+m.cpu, baseWall+base.wall
+		iters++
 	}
+	b.ReportMetric(cpu.Seconds()/float64(iters), "cpu-s/op")
+	b.ReportMetric(baseWall.Seconds()/float64(iters), "baseline-s/op")
+	b.ReportMetric(baseWall.Seconds()/wall.Seconds(), "speedup")
 	b.ReportMetric(float64(st.Size())/(1<<20), "journal-MiB")
-	b.ReportMetric(float64(nodes), "nodes")
-	b.ReportMetric(heapPerNode, "heap-B/node")
-	b.ReportMetric(allocPerNode, "alloc-B/node")
+	b.ReportMetric(float64(m.nodes), "nodes")
+	b.ReportMetric(m.heapPerNode, "heap-B/node")
+	b.ReportMetric(m.allocPerNode, "alloc-B/node")
+	b.ReportMetric(base.allocPerNode, "baseline-alloc-B/node")
+	b.ReportMetric(m.peakHeapMiB, "peak-heap-MiB")
+}
+
+// benchStore is what BenchmarkOpenJournal opens.
+type benchStore interface {
+	Querier
+	Size() (nodes, edges int)
+	Close() error
+}
+
+// replayedGraph is a Graph replayed by jsonReplay.
+type replayedGraph struct{ *Graph }
+
+func (replayedGraph) Close() error { return nil }
+
+// jsonReplay is the baseline of BenchmarkOpenJournal: the journal read line
+// by line and decoded by encoding/json, each record applied through the
+// Graph's public methods, as FileStore did before it had its own scanner.
+func jsonReplay(path string, n int) (benchStore, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ctx := context.Background()
+	g := NewGraph(&GraphOptions{ExpectedNodes: n})
+	r := bufio.NewReaderSize(f, 1<<16)
+	for header := false; ; header = true {
+		line, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) && len(bytes.TrimSpace(line)) == 0 {
+			return replayedGraph{g}, nil
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		var rec journalRecord
+		if err := json.Unmarshal(bytes.TrimSpace(line), &rec); err != nil {
+			return nil, err
+		}
+		switch {
+		case !header:
+		case rec.Op == "node":
+			err = g.AddNode(ctx, *rec.Node)
+		case rec.Op == "edge":
+			err = g.AddEdge(ctx, *rec.Edge)
+		case rec.Op == "retire":
+			err = g.Retire(ctx, rec.ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// openMetrics is what openBenchJournal measures.
+type openMetrics struct {
+	wall, cpu    time.Duration // of the open
+	nodes        int
+	heapPerNode  float64 // heap the open store holds, per node
+	allocPerNode float64 // bytes allocated while opening, per node
+	peakHeapMiB  float64 // the most heap in use at once while opening
+}
+
+// heapSampler records the most heap in use (live and not yet collected
+// objects) while it runs, reading runtime/metrics every millisecond, which
+// does not stop the world.
+type heapSampler struct {
+	stop chan struct{}
+	done chan uint64
+}
+
+func startHeapSampler() *heapSampler {
+	h := &heapSampler{stop: make(chan struct{}), done: make(chan uint64)}
+	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-h.stop:
+				metrics.Read(sample)
+				h.done <- max(peak, sample[0].Value.Uint64())
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return h
+}
+
+// peak stops the sampler and returns the peak in bytes.
+func (h *heapSampler) peak() uint64 {
+	close(h.stop)
+	return <-h.done
 }
 
 // writeBenchJournal writes the generated graph of n nodes to a new journal
-// at path and closes it, so that nothing of it stays on the heap.
-func writeBenchJournal(tb testing.TB, path string, n int) benchGraph {
-	w, err := OpenFileStore(context.Background(), path, nil)
+// at path, in batches of benchBatch changes, and closes it, so that nothing
+// of it stays on the heap. It returns the graph's description and the
+// number of records written.
+func writeBenchJournal(tb testing.TB, path string, n int) (benchGraph, int) {
+	s, err := OpenFileStore(context.Background(), path, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	w := &batchWriter{tb: tb, s: s}
 	bg := fillBenchGraph(tb, w, n)
-	if err := w.Close(); err != nil {
+	w.flush()
+	if err := s.Close(); err != nil {
 		tb.Fatal(err)
 	}
-	return bg
+	return bg, w.records
 }
 
-// openBenchJournal opens the journal at path, timed, checks the model's
-// upstream in it and closes it. It returns the nodes replayed, the heap the
-// open store held per node and the bytes its open allocated per node.
-func openBenchJournal(b *testing.B, path string, bg benchGraph, n int) (nodes int, heapPerNode, allocPerNode float64) {
+// benchBatch is how many changes a batchWriter gathers per Apply.
+const benchBatch = 4096
+
+// batchWriter feeds a FileStore through Batches.
+type batchWriter struct {
+	tb      testing.TB
+	s       *FileStore
+	b       Batch
+	records int
+}
+
+func (w *batchWriter) AddNode(_ context.Context, n Node) error {
+	w.b.AddNode(n)
+	w.maybeFlush()
+	return nil
+}
+
+func (w *batchWriter) AddEdge(_ context.Context, e Edge) error {
+	w.b.AddEdge(e)
+	w.maybeFlush()
+	return nil
+}
+
+func (w *batchWriter) maybeFlush() {
+	if w.b.Len() >= benchBatch {
+		w.flush()
+	}
+}
+
+func (w *batchWriter) flush() {
+	w.records += w.b.Len()
+	if err := w.s.Apply(context.Background(), &w.b); err != nil {
+		w.tb.Fatal(err)
+	}
+	w.b.Reset()
+}
+
+// openBenchJournal opens a store with open, with the benchmark's timer
+// running when timed is set, checks the model's upstream in it and closes
+// it. It returns with the timer running.
+func openBenchJournal(b *testing.B, open func() (benchStore, error), bg benchGraph, timed bool) openMetrics {
 	ctx := context.Background()
 	b.StopTimer()
 	var before, after runtime.MemStats
-	// Twice: a traversal's pooled scratch from the last open may hold on
-	// to that store's graph until the second collection.
-	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	b.StartTimer()
-	s, err := OpenFileStore(ctx, path, &FileStoreOptions{ExpectedNodes: n})
+	h := startHeapSampler()
+	if timed {
+		b.StartTimer()
+	}
+	start, cpuStart := time.Now(), processCPU()
+	s, err := open()
+	wall, cpu := time.Since(start), processCPU()-cpuStart
+	b.StopTimer()
+	defer b.StartTimer()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.StopTimer()
-	defer b.StartTimer()
+	peak := h.peak()
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	nodes, _ = s.Size()
-	heapPerNode = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(nodes)
-	allocPerNode = float64(alloc) / float64(nodes)
+	nodes, _ := s.Size()
+	m := openMetrics{
+		wall:         wall,
+		cpu:          cpu,
+		nodes:        nodes,
+		heapPerNode:  float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(nodes),
+		allocPerNode: float64(alloc) / float64(nodes),
+		peakHeapMiB:  float64(peak) / (1 << 20),
+	}
 	ps, err := s.Upstream(ctx, bg.model, nil)
 	if err != nil || len(ps) != bg.conePath {
 		b.Fatalf("upstream after open returned %d paths, %v; want %d", len(ps), err, bg.conePath)
@@ -281,5 +456,97 @@ func openBenchJournal(b *testing.B, path string, bg benchGraph, n int) (nodes in
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
-	return nodes, heapPerNode, allocPerNode
+	return m
+}
+
+// BenchmarkJournalWrite writes job nodes to new FileStore journals and
+// reports records per second, each against a baseline that alternates with
+// it in the same loop:
+//
+//   - Apply: batches of benchBatch through Apply, against one AddNode per
+//     record from one goroutine (one write each);
+//   - SyncWrites: with SyncWrites, AddNode from 16 goroutines, where group
+//     commit shares each write and fsync among the writers queued behind
+//     it, against AddNode from one goroutine (a write and an fsync each).
+//
+// Run it with:
+//
+//	go test -run '^$' -bench JournalWrite -benchtime 3x -count 2 ./lineage
+func BenchmarkJournalWrite(b *testing.B) {
+	ctx := context.Background()
+	write := func(b *testing.B, opts *FileStoreOptions, ids []string, fill func(s *FileStore, ids []string)) time.Duration {
+		s, err := OpenFileStore(ctx, filepath.Join(b.TempDir(), "lineage.jsonl"), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		fill(s, ids)
+		took := time.Since(start)
+		if nodes, _ := s.Size(); nodes != len(ids) {
+			b.Fatalf("%d nodes recorded, want %d", nodes, len(ids))
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return took
+	}
+	oneByOne := func(s *FileStore, ids []string) {
+		for _, id := range ids {
+			if err := s.AddNode(ctx, Node{Kind: KindJob, ID: id}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	batched := func(s *FileStore, ids []string) {
+		var batch Batch
+		for k, id := range ids {
+			batch.AddNode(Node{Kind: KindJob, ID: id})
+			if batch.Len() == benchBatch || k == len(ids)-1 {
+				if err := s.Apply(ctx, &batch); err != nil {
+					b.Fatal(err)
+				}
+				batch.Reset()
+			}
+		}
+	}
+	concurrent := func(s *FileStore, ids []string) {
+		const writers = 16
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				for k := w; k < len(ids); k += writers {
+					if err := s.AddNode(ctx, Node{Kind: KindJob, ID: ids[k]}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	compare := func(b *testing.B, opts *FileStoreOptions, n int, baseline, fill func(*FileStore, []string)) {
+		ids := func(i int, what string) []string {
+			out := make([]string, n)
+			for k := range out {
+				out[k] = "job:" + what + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(k)
+			}
+			return out
+		}
+		var base, mine time.Duration
+		i := 0
+		for b.Loop() {
+			b.StopTimer()
+			base += write(b, opts, ids(i, "base"), baseline)
+			b.StartTimer()
+			mine += write(b, opts, ids(i, "run"), fill)
+			i++
+		}
+		b.ReportMetric(float64(n*i)/mine.Seconds(), "records/s")
+		b.ReportMetric(float64(n*i)/base.Seconds(), "baseline-records/s")
+		b.ReportMetric(base.Seconds()/mine.Seconds(), "speedup")
+	}
+	b.Run("Apply", func(b *testing.B) { compare(b, nil, 100_000, oneByOne, batched) })
+	b.Run("SyncWrites", func(b *testing.B) {
+		compare(b, &FileStoreOptions{SyncWrites: true}, 4_000, oneByOne, concurrent)
+	})
 }

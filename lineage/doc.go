@@ -22,6 +22,9 @@
 // survives restarts. Writes are idempotent, and recorded facts are
 // immutable: a dataset version cannot change its digest, and a deployment
 // only changes by being retired, or revived when its name is deployed again.
+// A Batch records many changes at once, all or nothing (Graph.Apply,
+// FileStore.Apply); a FileStore writes it, and the single writes of
+// concurrent callers, as one group with one fsync.
 //
 // Queries return paths, not bare node sets, so that an answer can be
 // explained: Upstream from a deployment yields paths such as
@@ -72,11 +75,12 @@
 //
 // Graph, FileStore and every Transport are safe for concurrent use. Graph
 // serves queries under a read lock, so queries run in parallel with each
-// other and wait only for writes. FileStore serializes writes so that its
-// journal order is the order in which changes were applied. An
-// HTTPTransport sends from one goroutine, in emission order; Emit never
-// waits for the network, and Flush and Close wait for the queue within
-// their context. Emitter holds no mutable state.
+// other and wait only for writes. FileStore checks writes one at a time,
+// journals them in that order (grouping those that queue up) and applies
+// each once written, so its journal order is the order in which changes
+// were applied. An HTTPTransport sends from one goroutine, in emission
+// order; Emit never waits for the network, and Flush and Close wait for
+// the queue within their context. Emitter holds no mutable state.
 //
 // # Testing
 //
@@ -85,7 +89,10 @@
 // events against the official OpenLineage JSON Schemas in the repository's
 // shared test data (skipped when that is absent, failed when
 // TIDELINE_INTEGRATION=required). The upstream-query benchmark builds a
-// graph of a million nodes and three million edges:
+// graph of a million nodes and three million edges; the journal benchmarks
+// open a journal of that graph and measure writes:
 //
 //	go test -run '^$' -bench Upstream -benchtime=200x ./lineage
+//	go test -run '^$' -bench OpenJournal -benchtime=3x ./lineage
+//	go test -run '^$' -bench JournalWrite -benchtime=3x ./lineage
 package lineage

@@ -18,18 +18,19 @@ import (
 // resulting paths.
 type Graph struct {
 	mu    sync.RWMutex
-	index map[string]int32
+	index nodeIndex
 	ids   []string
 	meta  []uint8    // Kind in the low bits, metaLive when a deployment serves
 	attrs [][]string // flat key, value pairs; nil when a node has none
 	out   [][]int32
 	in    [][]int32
 	edges int
-
-	scratch sync.Pool // *scratch, reused by traversals
 }
 
 const metaLive = 0x80
+
+// maxNodes is the most nodes a graph holds: indexes are int32.
+const maxNodes = math.MaxInt32
 
 // GraphOptions tunes a new Graph. The zero value is ready to use.
 type GraphOptions struct {
@@ -45,7 +46,7 @@ func NewGraph(opts *GraphOptions) *Graph {
 		n = opts.ExpectedNodes
 	}
 	return &Graph{
-		index: make(map[string]int32, n),
+		index: newNodeIndex(n),
 		ids:   make([]string, 0, n),
 		meta:  make([]uint8, 0, n),
 		attrs: make([][]string, 0, n),
@@ -63,37 +64,79 @@ func (g *Graph) Size() (nodes, edges int) {
 
 // AddNode implements Store.
 func (g *Graph) AddNode(ctx context.Context, n Node) error {
+	spec := specOf(n)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	changed, err := g.checkNodeLocked(n)
+	changed, err := g.checkNodeLocked(&spec)
 	if err != nil || !changed {
 		return err
 	}
-	g.applyNodeLocked(n)
+	g.applyNodeLocked(&spec)
 	return nil
+}
+
+// nodeSpec is a node as the graph stores it: attributes as key, value pairs
+// sorted by key, each key once. AddNode builds one from a Node; the journal
+// loader builds one straight from a line, with no map in between.
+type nodeSpec struct {
+	kind  Kind
+	id    string
+	live  bool
+	attrs []string
+
+	// hash is id's hash in the graph's index when hashed is set, as the
+	// journal loader computes it ahead of time; otherwise it is computed
+	// when needed.
+	hash   uint64
+	hashed bool
+}
+
+// idHash returns n.id's hash in g's index.
+func (g *Graph) idHash(n *nodeSpec) uint64 {
+	if !n.hashed {
+		n.hash, n.hashed = g.index.hash(n.id), true
+	}
+	return n.hash
+}
+
+// specOf returns n's nodeSpec. Its attrs are a new slice.
+func specOf(n Node) nodeSpec {
+	s := nodeSpec{kind: n.Kind, id: n.ID, live: n.Live}
+	if len(n.Attrs) > 0 {
+		s.attrs = make([]string, 0, 2*len(n.Attrs))
+		for _, k := range sortedKeys(n.Attrs) {
+			s.attrs = append(s.attrs, k, n.Attrs[k])
+		}
+	}
+	return s
 }
 
 // checkNodeLocked reports whether adding n would change the graph, or why it
 // must be refused. The caller holds g.mu in either mode.
-func (g *Graph) checkNodeLocked(n Node) (changed bool, err error) {
+func (g *Graph) checkNodeLocked(n *nodeSpec) (changed bool, err error) {
 	if err := n.validate(); err != nil {
 		return false, err
 	}
-	i, ok := g.index[n.ID]
+	i, ok := g.index.find(n.id, g.idHash(n))
 	if !ok {
-		if len(g.ids) >= math.MaxInt32 {
-			return false, fmt.Errorf("lineage: cannot add node %q: the graph holds the maximum of %d nodes: %w", n.ID, math.MaxInt32, ErrInvalid)
+		if len(g.ids) >= maxNodes {
+			return false, fmt.Errorf("lineage: cannot add node %q: the graph holds the maximum of %d nodes: %w", n.id, maxNodes, ErrInvalid)
 		}
 		return true, nil
 	}
-	if k := Kind(g.meta[i] &^ metaLive); k != n.Kind {
-		return false, fmt.Errorf("lineage: node %q is recorded as a %s, not a %s: %w", n.ID, k, n.Kind, ErrConflict)
+	return checkExisting(n, Kind(g.meta[i]&^metaLive), g.meta[i]&metaLive != 0, g.attrs[i])
+}
+
+// checkExisting compares n with a recorded node of the same id.
+func checkExisting(n *nodeSpec, kind Kind, live bool, have []string) (changed bool, err error) {
+	if kind != n.kind {
+		return false, fmt.Errorf("lineage: node %q is recorded as a %s, not a %s: %w", n.id, kind, n.kind, ErrConflict)
 	}
 	// A live node revives a retired deployment: the name was reused after a
 	// delete, and the new deployment serves.
-	changed = n.Live && g.meta[i]&metaLive == 0
-	have := g.attrs[i]
-	for k, v := range n.Attrs {
+	changed = n.live && !live
+	for j := 0; j < len(n.attrs); j += 2 {
+		k, v := n.attrs[j], n.attrs[j+1]
 		old, found := lookupAttr(have, k)
 		if !found {
 			changed = true
@@ -101,36 +144,46 @@ func (g *Graph) checkNodeLocked(n Node) (changed bool, err error) {
 		}
 		if old != v {
 			return false, fmt.Errorf("lineage: node %q already has %s=%q, refusing %q; recorded facts are immutable, so record a new version instead: %w",
-				n.ID, k, old, v, ErrConflict)
+				n.id, k, old, v, ErrConflict)
 		}
 	}
 	return changed, nil
 }
 
-// applyNodeLocked records a node that checkNodeLocked accepted.
-func (g *Graph) applyNodeLocked(n Node) {
-	i, ok := g.index[n.ID]
+// applyNodeLocked records a node that checkNodeLocked accepted and returns
+// its index. A new node takes n.attrs as it is; the caller must not change
+// it afterwards.
+func (g *Graph) applyNodeLocked(n *nodeSpec) int32 {
+	i, ok := g.index.find(n.id, g.idHash(n))
 	if !ok {
 		i = int32(len(g.ids))
-		g.index[n.ID] = i
-		g.ids = append(g.ids, n.ID)
-		m := uint8(n.Kind)
-		if n.Live {
+		g.index.putHashed(n.id, i, n.hash)
+		g.ids = append(g.ids, n.id)
+		m := uint8(n.kind)
+		if n.live {
 			m |= metaLive
 		}
 		g.meta = append(g.meta, m)
-		g.attrs = append(g.attrs, nil)
+		var kv []string
+		if len(n.attrs) > 0 {
+			kv = n.attrs[:len(n.attrs):len(n.attrs)]
+		}
+		g.attrs = append(g.attrs, kv)
 		g.out = append(g.out, nil)
 		g.in = append(g.in, nil)
-	} else if n.Live {
+		return i
+	}
+	if n.live {
 		g.meta[i] |= metaLive
 	}
-	// Sorted keys keep Node's output and journals independent of map order.
-	for _, k := range sortedKeys(n.Attrs) {
-		if _, found := lookupAttr(g.attrs[i], k); !found {
-			g.attrs[i] = append(g.attrs[i], k, n.Attrs[k])
+	// Keys come sorted, which keeps Node's output and journals independent
+	// of map order.
+	for j := 0; j < len(n.attrs); j += 2 {
+		if _, found := lookupAttr(g.attrs[i], n.attrs[j]); !found {
+			g.attrs[i] = append(g.attrs[i], n.attrs[j], n.attrs[j+1])
 		}
 	}
+	return i
 }
 
 func lookupAttr(kv []string, key string) (string, bool) {
@@ -162,46 +215,68 @@ func (g *Graph) AddEdge(ctx context.Context, e Edge) error {
 	if err != nil || !changed {
 		return err
 	}
+	g.applyEdgeLocked(from, to)
+	return nil
+}
+
+func (g *Graph) applyEdgeLocked(from, to int32) {
 	g.out[from] = append(g.out[from], to)
 	g.in[to] = append(g.in[to], from)
 	g.edges++
-	return nil
 }
 
 // checkEdgeLocked resolves e's endpoints and reports whether e is new. The
 // caller holds g.mu in either mode.
 func (g *Graph) checkEdgeLocked(e Edge) (from, to int32, changed bool, err error) {
-	from, ok := g.index[e.From]
+	from, ok := g.index.get(e.From)
 	if !ok {
-		return 0, 0, false, fmt.Errorf("lineage: edge %s → %s: source node %q is not recorded; add it with AddNode first: %w", e.From, e.To, e.From, ErrNotFound)
+		return 0, 0, false, errNoSource(e.From, e.To)
 	}
-	to, ok = g.index[e.To]
+	to, ok = g.index.get(e.To)
 	if !ok {
-		return 0, 0, false, fmt.Errorf("lineage: edge %s → %s: target node %q is not recorded; add it with AddNode first: %w", e.From, e.To, e.To, ErrNotFound)
+		return 0, 0, false, errNoTarget(e.From, e.To)
 	}
-	if from == to {
-		return 0, 0, false, fmt.Errorf("lineage: edge %s → %s joins a node to itself: %w", e.From, e.To, ErrInvalid)
+	if err := checkEdgeKinds(e.From, e.To, Kind(g.meta[from]&^metaLive), Kind(g.meta[to]&^metaLive), e.Kind); err != nil {
+		return 0, 0, false, err
 	}
-	fk, tk := Kind(g.meta[from]&^metaLive), Kind(g.meta[to]&^metaLive)
-	want := edgeKindFor(fk, tk)
-	if e.Kind != want {
-		msg := fmt.Sprintf("lineage: edge %s → %s has kind %s, which goes %s", e.From, e.To, e.Kind, edgeRule(e.Kind))
-		if want != 0 {
-			msg += fmt.Sprintf("; a %s → %s edge is %s", fk, tk, want)
-		} else {
-			msg += fmt.Sprintf("; no edge may go from a %s to a %s (is it reversed?)", fk, tk)
-		}
-		return 0, 0, false, fmt.Errorf("%s: %w", msg, ErrInvalid)
-	}
+	return from, to, !g.hasEdgeLocked(from, to), nil
+}
+
+// hasEdgeLocked reports whether the edge from → to is recorded.
+func (g *Graph) hasEdgeLocked(from, to int32) bool {
 	// Scan whichever side is shorter: a popular dataset has many consumers
 	// but each job reads few inputs, so duplicates are found in O(min degree)
 	// without a per-edge set.
 	if len(g.out[from]) <= len(g.in[to]) {
-		changed = !slices.Contains(g.out[from], to)
-	} else {
-		changed = !slices.Contains(g.in[to], from)
+		return slices.Contains(g.out[from], to)
 	}
-	return from, to, changed, nil
+	return slices.Contains(g.in[to], from)
+}
+
+func errNoSource(from, to string) error {
+	return fmt.Errorf("lineage: edge %s → %s: source node %q is not recorded; add it with AddNode first: %w", from, to, from, ErrNotFound)
+}
+
+func errNoTarget(from, to string) error {
+	return fmt.Errorf("lineage: edge %s → %s: target node %q is not recorded; add it with AddNode first: %w", from, to, to, ErrNotFound)
+}
+
+// checkEdgeKinds checks an edge between nodes of kinds fk and tk.
+func checkEdgeKinds(from, to string, fk, tk Kind, kind EdgeKind) error {
+	if from == to {
+		return fmt.Errorf("lineage: edge %s → %s joins a node to itself: %w", from, to, ErrInvalid)
+	}
+	want := edgeKindFor(fk, tk)
+	if kind == want {
+		return nil
+	}
+	msg := fmt.Sprintf("lineage: edge %s → %s has kind %s, which goes %s", from, to, kind, edgeRule(kind))
+	if want != 0 {
+		msg += fmt.Sprintf("; a %s → %s edge is %s", fk, tk, want)
+	} else {
+		msg += fmt.Sprintf("; no edge may go from a %s to a %s (is it reversed?)", fk, tk)
+	}
+	return fmt.Errorf("%s: %w", msg, ErrInvalid)
 }
 
 // Retire implements Store.
@@ -217,7 +292,7 @@ func (g *Graph) Retire(ctx context.Context, id string) error {
 }
 
 func (g *Graph) checkRetireLocked(id string) (i int32, changed bool, err error) {
-	i, ok := g.index[id]
+	i, ok := g.index.get(id)
 	if !ok {
 		return 0, false, fmt.Errorf("lineage: cannot retire %q: %w", id, ErrNotFound)
 	}
@@ -231,7 +306,7 @@ func (g *Graph) checkRetireLocked(id string) (i int32, changed bool, err error) 
 func (g *Graph) Node(ctx context.Context, id string) (Node, error) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	i, ok := g.index[id]
+	i, ok := g.index.get(id)
 	if !ok {
 		return Node{}, fmt.Errorf("lineage: node %q: %w", id, ErrNotFound)
 	}
@@ -262,7 +337,7 @@ func (g *Graph) In(ctx context.Context, id string) ([]Edge, error) {
 func (g *Graph) edgesOf(id string, out bool) ([]Edge, error) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	i, ok := g.index[id]
+	i, ok := g.index.get(id)
 	if !ok {
 		return nil, fmt.Errorf("lineage: node %q: %w", id, ErrNotFound)
 	}

@@ -554,14 +554,14 @@ func checkGraph(t testing.TB, g *Graph) {
 	if count != g.edges || inCount != g.edges {
 		t.Errorf("edge count %d, out-lists %d, in-lists %d", g.edges, count, inCount)
 	}
-	if len(g.index) != len(g.ids) {
-		t.Errorf("index has %d ids, table %d", len(g.index), len(g.ids))
+	if g.index.len() != len(g.ids) {
+		t.Errorf("index has %d ids, table %d", g.index.len(), len(g.ids))
 	}
-	for id, i := range g.index {
+	g.index.all(func(id string, i int32) {
 		if g.ids[i] != id {
 			t.Errorf("index maps %q to %d, which holds %q", id, i, g.ids[i])
 		}
-	}
+	})
 }
 
 // each calls node for every node and then edge for every edge, in

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tideline-ml/tideline/internal/durable"
 	"github.com/tideline-ml/tideline/internal/filetest"
@@ -99,6 +101,53 @@ func TestFileStoreFailedSyncIsSticky(t *testing.T) {
 			t.Errorf("a node whose write failed was applied: %v", err)
 		}
 		checkSticky(t, s, ft, eio)
+	})
+	t.Run("Apply", func(t *testing.T) {
+		s, ft, _ := openCountingStore(t, &FileStoreOptions{SyncWrites: true})
+		ft.FailSync(1, eio)
+		var b Batch
+		b.AddNode(NewDataset("in", "1", "sha256:1"))
+		b.AddNode(NewJob("failing"))
+		b.AddEdge(Edge{"dataset:in@1", "job:failing", EdgeConsumed})
+		if err := s.Apply(ctx, &b); !errors.Is(err, eio) {
+			t.Fatalf("Apply with a failing fsync = %v, want the fsync error", err)
+		}
+		for _, id := range []string{"dataset:in@1", "job:failing"} {
+			if _, err := s.Node(ctx, id); !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s, of a batch whose write failed, was applied: %v", id, err)
+			}
+		}
+		checkSticky(t, s, ft, eio)
+	})
+	t.Run("grouped", func(t *testing.T) {
+		// Writes grouped behind the one in progress share its fate: when
+		// their fsync fails, every one of them fails and none is applied.
+		s, gf := openGatedStore(t, &FileStoreOptions{SyncWrites: true})
+		gf.FailSync(2, eio) // the first write's fsync succeeds, the group's fails
+		first := make(chan error, 1)
+		go func() { first <- s.AddNode(ctx, NewJob("first")) }()
+		<-gf.entered
+		const writers = 3
+		errs := make(chan error, writers)
+		for w := range writers {
+			go func() { errs <- s.AddNode(ctx, NewJob(fmt.Sprintf("grouped-%d", w))) }()
+		}
+		waitQueued(t, s, writers)
+		close(gf.gate)
+		if err := <-first; err != nil {
+			t.Fatalf("the first write: %v", err)
+		}
+		for range writers {
+			if err := <-errs; !errors.Is(err, eio) {
+				t.Errorf("a grouped write whose fsync failed returned %v", err)
+			}
+		}
+		for w := range writers {
+			if _, err := s.Node(ctx, JobID(fmt.Sprintf("grouped-%d", w))); !errors.Is(err, ErrNotFound) {
+				t.Errorf("grouped-%d was applied though its fsync failed: %v", w, err)
+			}
+		}
+		checkSticky(t, s, gf.File, eio)
 	})
 	t.Run("Sync", func(t *testing.T) {
 		s, ft, _ := openCountingStore(t, nil)
@@ -219,5 +268,200 @@ func TestOpenFileStoreReportsTornLastLine(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(after, good) {
 		t.Errorf("torn tail not cut off:\n%s", after[len(good):])
+	}
+}
+
+// gatedFile holds the next Write until the test opens the gate, so that
+// writers arriving meanwhile queue up behind it and are grouped.
+type gatedFile struct {
+	*filetest.File
+	entered chan struct{} // receives when a held Write starts
+	gate    chan struct{} // a held Write proceeds when this is closed
+	hold    sync.Once
+}
+
+func (g *gatedFile) Write(p []byte) (int, error) {
+	held := false
+	g.hold.Do(func() { held = true })
+	if held {
+		g.entered <- struct{}{}
+		<-g.gate
+	}
+	return g.File.Write(p)
+}
+
+// openGatedStore opens a new journal whose first write after the header
+// waits at the gate.
+func openGatedStore(t *testing.T, opts *FileStoreOptions) (*FileStore, *gatedFile) {
+	t.Helper()
+	var gf *gatedFile
+	path := filepath.Join(t.TempDir(), "lineage.jsonl")
+	s, err := openFileStore(context.Background(), path, opts, journalHooks{
+		wrap: func(f *os.File) journalFile {
+			gf = &gatedFile{File: filetest.New(f), entered: make(chan struct{}, 1), gate: make(chan struct{})}
+			gf.hold.Do(func() {}) // the header is written unheld
+			return gf
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gf.hold = sync.Once{} // hold the next write
+	t.Cleanup(func() { s.Close() })
+	return s, gf
+}
+
+// waitQueued waits until n changes are queued behind the write in progress.
+func waitQueued(t *testing.T, s *FileStore, n int) {
+	t.Helper()
+	for {
+		s.mu.Lock()
+		queued := 0
+		for _, c := range s.queue {
+			queued += len(c.ops)
+		}
+		s.mu.Unlock()
+		if queued == n {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestFileStoreGroupsQueuedWrites: the store wrote (and with SyncWrites
+// fsync'd) one record per write call, so concurrent writers queued for the
+// disk one by one. Writes that arrive while one is in progress must go out
+// together, in one write and one fsync, and none of them may return before
+// that fsync.
+func TestFileStoreGroupsQueuedWrites(t *testing.T) {
+	ctx := context.Background()
+	s, gf := openGatedStore(t, &FileStoreOptions{SyncWrites: true})
+	first := make(chan error, 1)
+	go func() { first <- s.AddNode(ctx, NewJob("first")) }()
+	<-gf.entered
+	const writers = 5
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			id := fmt.Sprintf("job:grouped-%d", w)
+			if err := s.AddNode(ctx, Node{Kind: KindJob, ID: id}); err != nil {
+				errs <- err
+				return
+			}
+			if !bytes.Contains(gf.Synced(), []byte(`"id":"`+id+`"`)) {
+				errs <- fmt.Errorf("%s acknowledged before it was synced", id)
+			}
+		})
+	}
+	waitQueued(t, s, writers)
+	writesBefore, _ := gf.Counts()
+	close(gf.gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	writes, syncs := gf.Counts()
+	if writes-writesBefore != 2 {
+		t.Errorf("%d writes for one change and %d queued behind it, want 2", writes-writesBefore, writers)
+	}
+	if syncs < writes {
+		t.Errorf("%d syncs for %d writes with SyncWrites", syncs, writes)
+	}
+}
+
+// TestFileStoreApplySyncsBeforeAcknowledging: batches from concurrent
+// writers are each written whole, and none returns before its fsync.
+func TestFileStoreApplySyncsBeforeAcknowledging(t *testing.T) {
+	ctx := context.Background()
+	s, ft, _ := openCountingStore(t, &FileStoreOptions{SyncWrites: true})
+	const workers, batches, each = 4, 5, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*batches)
+	for w := range workers {
+		wg.Go(func() {
+			var b Batch
+			for i := range batches {
+				b.Reset()
+				var ids []string
+				for k := range each {
+					id := fmt.Sprintf("job:w%d-b%d-%d", w, i, k)
+					ids = append(ids, id)
+					b.AddNode(Node{Kind: KindJob, ID: id})
+				}
+				if err := s.Apply(ctx, &b); err != nil {
+					errs <- err
+					return
+				}
+				synced := ft.Synced()
+				for _, id := range ids {
+					if !bytes.Contains(synced, []byte(`"id":"`+id+`"`)) {
+						errs <- fmt.Errorf("%s acknowledged before it was synced", id)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	writes, syncs := ft.Counts()
+	if syncs < writes {
+		t.Errorf("%d syncs for %d writes with SyncWrites", syncs, writes)
+	}
+	if writes > 1+workers*batches {
+		t.Errorf("%d writes for %d batches: a batch was split", writes, workers*batches)
+	}
+}
+
+// TestFileStoreRepeatWaitsForQueuedWrite: a write that repeats a change
+// still being written changes nothing itself, but must not return before
+// that change is durable, and must fail if it fails.
+func TestFileStoreRepeatWaitsForQueuedWrite(t *testing.T) {
+	ctx := context.Background()
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sync fails %v", fail), func(t *testing.T) {
+			s, gf := openGatedStore(t, &FileStoreOptions{SyncWrites: true})
+			eio := errors.New("input/output error")
+			if fail {
+				gf.FailSync(1, eio)
+			}
+			first := make(chan error, 1)
+			go func() { first <- s.AddNode(ctx, NewJob("twice")) }()
+			<-gf.entered
+			repeat := make(chan error, 1)
+			go func() {
+				err := s.AddNode(ctx, NewJob("twice"))
+				if err == nil && !bytes.Contains(gf.Synced(), []byte(`"id":"job:twice"`)) {
+					err = errors.New("the repeat was acknowledged before the first write was synced")
+				}
+				repeat <- err
+			}()
+			select {
+			case err := <-repeat:
+				t.Fatalf("the repeat returned %v while the first write was still in progress", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			close(gf.gate)
+			errFirst, errRepeat := <-first, <-repeat
+			if fail {
+				if !errors.Is(errFirst, eio) || !errors.Is(errRepeat, eio) {
+					t.Errorf("with a failing fsync: first = %v, repeat = %v; want both to fail with it", errFirst, errRepeat)
+				}
+				return
+			}
+			if errFirst != nil || errRepeat != nil {
+				t.Errorf("first = %v, repeat = %v", errFirst, errRepeat)
+			}
+			if w, _ := gf.Counts(); w != 2 {
+				t.Errorf("%d writes, want the header and one line", w)
+			}
+		})
 	}
 }

@@ -224,6 +224,10 @@ func FuzzJournalLoad(f *testing.F) {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("load error %v does not wrap ErrCorrupt", err)
 			}
+			_, _, err := loadJournalChunks(bytes.NewReader(data), NewGraph(nil), 1+len(data)%7)
+			if err == nil || !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("loading in small chunks: %v, want the same corruption", err)
+			}
 			return
 		}
 		if good < 0 || good > int64(len(data)) {
@@ -239,6 +243,16 @@ func FuzzJournalLoad(f *testing.F) {
 		n2, e2 := dump(g2)
 		if !reflect.DeepEqual(n1, n2) || !reflect.DeepEqual(e1, e2) {
 			t.Fatal("the intact prefix loads to a different graph")
+		}
+		// Read in chunks of a few bytes, so that chunks cut lines at
+		// every place, the load must come to the same.
+		g3 := NewGraph(nil)
+		good3, unterminated3, err := loadJournalChunks(bytes.NewReader(data), g3, 1+len(data)%7)
+		if err != nil || good3 != good || unterminated3 != unterminated {
+			t.Fatalf("loading in small chunks: %d, %v, %v; want %d, %v, nil", good3, unterminated3, err, good, unterminated)
+		}
+		if n3, e3 := dump(g3); !reflect.DeepEqual(n1, n3) || !reflect.DeepEqual(e1, e3) {
+			t.Fatal("loading in small chunks gives a different graph")
 		}
 	})
 }
@@ -263,4 +277,43 @@ func TestJournalOneWriterAtATime(t *testing.T) {
 		t.Fatalf("reopen after close: %v", err)
 	}
 	s2.Close()
+}
+
+// TestLoadJournalChunkBoundaries: the loader reads in chunks and carries a
+// cut line over to the next; wherever the cuts fall, and whether the
+// journal ends in a newline, an unterminated record or a torn line, the
+// load comes to the same graph and the same intact prefix.
+func TestLoadJournalChunkBoundaries(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lineage.jsonl")
+	s, err := OpenFileStore(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smallGraph(t, s)
+	s.Close()
+	full, _ := os.ReadFile(path)
+	for name, data := range map[string][]byte{
+		"whole":          full,
+		"unterminated":   bytes.TrimSuffix(full, []byte("\n")),
+		"torn":           append(bytes.Clone(full), `{"op":"node","node":{"kind":"job","id":"job:ha`...),
+		"trailing blank": append(bytes.Clone(full), "\n  \n"...),
+	} {
+		want := NewGraph(nil)
+		wantGood, wantUnterminated, err := loadJournalChunks(bytes.NewReader(data), want, 1<<20)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		wantNodes, wantEdges := dump(want)
+		for size := 1; size <= 90; size++ {
+			g := NewGraph(nil)
+			good, unterminated, err := loadJournalChunks(bytes.NewReader(data), g, size)
+			if err != nil || good != wantGood || unterminated != wantUnterminated {
+				t.Fatalf("%s in chunks of %d: %d, %v, %v; want %d, %v, nil", name, size, good, unterminated, err, wantGood, wantUnterminated)
+			}
+			if n, e := dump(g); !reflect.DeepEqual(n, wantNodes) || !reflect.DeepEqual(e, wantEdges) {
+				t.Fatalf("%s in chunks of %d: a different graph", name, size)
+			}
+		}
+	}
 }

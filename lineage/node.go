@@ -203,28 +203,28 @@ func (n Node) Clone() Node {
 }
 
 // validate checks everything about n that does not depend on the graph.
-func (n Node) validate() error {
-	if !n.Kind.valid() {
-		return fmt.Errorf("lineage: node %q has no valid kind (got %s); set Kind to KindDataset, KindJob, KindModel or KindDeployment: %w", n.ID, n.Kind, ErrInvalid)
+func (n *nodeSpec) validate() error {
+	if !n.kind.valid() {
+		return fmt.Errorf("lineage: node %q has no valid kind (got %s); set Kind to KindDataset, KindJob, KindModel or KindDeployment: %w", n.id, n.kind, ErrInvalid)
 	}
-	if err := validateID(n.ID); err != nil {
+	if err := validateID(n.id); err != nil {
 		return err
 	}
-	if prefix := n.Kind.String() + ":"; !strings.HasPrefix(n.ID, prefix) {
+	if k := n.kind.String(); len(n.id) <= len(k) || n.id[:len(k)] != k || n.id[len(k)] != ':' {
 		return fmt.Errorf("lineage: node %q is a %s, so its id must start with %q (use %s): %w",
-			n.ID, n.Kind, prefix, idHelper(n.Kind), ErrInvalid)
+			n.id, n.kind, k+":", idHelper(n.kind), ErrInvalid)
 	}
-	if n.Live && n.Kind != KindDeployment {
-		return fmt.Errorf("lineage: node %q is a %s; only deployments can be live: %w", n.ID, n.Kind, ErrInvalid)
+	if n.live && n.kind != KindDeployment {
+		return fmt.Errorf("lineage: node %q is a %s; only deployments can be live: %w", n.id, n.kind, ErrInvalid)
 	}
-	if n.Kind == KindDataset && n.Attrs[AttrDigest] == "" {
+	if d, _ := lookupAttr(n.attrs, AttrDigest); n.kind == KindDataset && d == "" {
 		return fmt.Errorf("lineage: dataset node %q has no %q attribute; a dataset version needs its content digest: %w",
-			n.ID, AttrDigest, ErrInvalid)
+			n.id, AttrDigest, ErrInvalid)
 	}
-	for k, v := range n.Attrs {
-		if k == "" || !cleanText(k) || !cleanText(v) {
+	for j := 0; j < len(n.attrs); j += 2 {
+		if k, v := n.attrs[j], n.attrs[j+1]; k == "" || !cleanText(k) || !cleanText(v) {
 			return fmt.Errorf("lineage: node %q has attribute %q=%q; keys must be non-empty and keys and values valid UTF-8 without control characters: %w",
-				n.ID, k, v, ErrInvalid)
+				n.id, k, v, ErrInvalid)
 		}
 	}
 	return nil
@@ -248,8 +248,7 @@ func validateID(id string) error {
 	if !ok || rest == "" {
 		return fmt.Errorf("lineage: node id %q must have the form <kind>:<name>, e.g. %q: %w", id, DatasetID("claims", "3"), ErrInvalid)
 	}
-	var k Kind
-	if k.UnmarshalText([]byte(kind)) != nil {
+	if !knownKind(kind) {
 		return fmt.Errorf("lineage: node id %q starts with unknown kind %q (want dataset, job, model or deployment): %w", id, kind, ErrInvalid)
 	}
 	if len(id) > maxIDLen {
@@ -261,7 +260,29 @@ func validateID(id string) error {
 	return nil
 }
 
+// knownKind reports whether name is the name of a node kind.
+func knownKind(name string) bool {
+	for _, n := range kindNames {
+		if n != "" && n == name {
+			return true
+		}
+	}
+	return false
+}
+
 func cleanText(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == 0x7f {
+			return false
+		} else if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return true
+	}
 	if !utf8.ValidString(s) {
 		return false
 	}

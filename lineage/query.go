@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // Path is a chain of node ids from the node a query started at to a node it
@@ -103,8 +104,16 @@ type scratch struct {
 	found  []int32
 }
 
-func (g *Graph) getScratch(n int) *scratch {
-	s, _ := g.scratch.Get().(*scratch)
+// scratchPool holds *scratch for traversals of every graph. It lives
+// outside Graph on purpose: the runtime keeps a used sync.Pool reachable
+// until the second collection after its last use, and a pool inside a
+// Graph would keep the whole graph alive that long after it was dropped.
+// Scratch holds no reference to a graph, so sharing it is safe; one sized
+// for a smaller graph is replaced.
+var scratchPool sync.Pool
+
+func getScratch(n int) *scratch {
+	s, _ := scratchPool.Get().(*scratch)
 	if s == nil || len(s.mark) < n {
 		size := max(n+n/4, 1024)
 		s = &scratch{mark: make([]uint32, size), parent: make([]int32, size)}
@@ -143,7 +152,7 @@ func (g *Graph) walk(ctx context.Context, id string, up bool, opts *QueryOptions
 
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	start, ok := g.index[id]
+	start, ok := g.index.get(id)
 	if !ok {
 		return nil, fmt.Errorf("lineage: query from %q: %w", id, ErrNotFound)
 	}
@@ -152,8 +161,8 @@ func (g *Graph) walk(ctx context.Context, id string, up bool, opts *QueryOptions
 		adj = g.in
 	}
 
-	s := g.getScratch(len(g.ids))
-	defer g.scratch.Put(s)
+	s := getScratch(len(g.ids))
+	defer scratchPool.Put(s)
 	s.mark[start] = s.epoch
 	s.parent[start] = -1
 	s.queue = append(s.queue, start)
