@@ -121,7 +121,7 @@ func (e *scaleEnv) fillModelVersions(tb testing.TB, n int) {
 // listing is O(n).
 func BenchmarkList(b *testing.B) {
 	ctx := context.Background()
-	for _, kind := range []string{"datasets", "jobs", "model-versions"} {
+	for _, kind := range []string{"datasets", "datasets-streamed", "jobs", "model-versions"} {
 		for _, n := range listSizes {
 			b.Run(fmt.Sprintf("%s/%s", kind, sizeName(n)), func(b *testing.B) {
 				e := newScaleEnv(b)
@@ -133,6 +133,21 @@ func BenchmarkList(b *testing.B) {
 						ds, err := mlops.Collect(e.c.ListDatasets(ctx, ""))
 						require.NoError(b, err)
 						return len(ds)
+					}
+				case "datasets-streamed":
+					// The way an iterator is meant to be used: each item
+					// looked at and let go, none kept.
+					e.fillDatasets(b, n)
+					list = func() int {
+						count := 0
+						for d, err := range e.c.ListDatasets(ctx, "") {
+							require.NoError(b, err)
+							if d.Constraint.IsNowhere() {
+								b.Fatal("a dataset allowed nowhere")
+							}
+							count++
+						}
+						return count
 					}
 				case "jobs":
 					e.fillJobs(b, n)
