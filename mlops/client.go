@@ -226,8 +226,9 @@ type RetryOptions struct {
 //
 // A Client is safe for concurrent use. It keeps no state of its own beyond
 // its configuration, the GPUs of job submissions in flight (see GPUQuota),
-// which auto-numbered creates are in flight, and the secret values it
-// handed to providers (so that it can redact them): everything it knows
+// which auto-numbered creates are in flight, the secret values it handed
+// to providers (so that it can redact them) and a cache of parsed residency
+// constraints (a pure function of their stored text): everything it knows
 // lives in the providers, so a second Client in another process over the
 // same providers sees the same world.
 type Client struct {

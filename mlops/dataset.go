@@ -203,13 +203,13 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 			content = provider.NewContent(src, progress)
 		}
 		if auto {
-			if version, err = c.nextDatasetVersion(ctx, store, name); err != nil {
+			if version, err = c.nextDatasetVersion(ctx, loc.Provider, store, name); err != nil {
 				return nil, err
 			}
 			if n, _ := strconv.ParseUint(version, 10, 63); n < floor {
 				version = strconv.FormatUint(floor, 10)
 			}
-			if version, err = c.skipDeleted(ctx, store, name, version); err != nil {
+			if version, err = c.skipDeleted(ctx, loc.Provider, store, name, version); err != nil {
 				return nil, err
 			}
 		}
@@ -264,7 +264,7 @@ func (c *Client) putDataset(ctx context.Context, store provider.DataStore, d *Da
 	decide := append(origins{self}, effective...)
 	req := &Request{Action: ActionDatasetCreate, Target: fmtTarget("dataset", name, version), Location: loc, Dataset: d, Origins: decide}
 	res, err := c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
-		deleted, err := c.wasDeleted(ctx, store, name, version)
+		deleted, err := c.wasDeleted(ctx, loc.Provider, store, name, version)
 		if err != nil {
 			return nil, err
 		}
@@ -375,8 +375,8 @@ func (c *Client) existingDataset(ctx context.Context, store provider.DataStore, 
 }
 
 // wasDeleted reports whether name@version has a deletion record.
-func (c *Client) wasDeleted(ctx context.Context, store provider.DataStore, name, version string) (bool, error) {
-	err := c.retry(ctx, "", func() error {
+func (c *Client) wasDeleted(ctx context.Context, pn string, store provider.DataStore, name, version string) (bool, error) {
+	err := c.retry(ctx, pn, func() error {
 		_, err := store.GetDataset(ctx, tombstoneName, tombstoneVersion(name, version))
 		return err
 	})
@@ -393,9 +393,9 @@ func (c *Client) wasDeleted(ctx context.Context, store provider.DataStore, name,
 // deleted version of name had: a deleted version's number is never given
 // again, however many of the highest versions were deleted. Each number
 // costs one read of a deletion record.
-func (c *Client) skipDeleted(ctx context.Context, store provider.DataStore, name, version string) (string, error) {
+func (c *Client) skipDeleted(ctx context.Context, pn string, store provider.DataStore, name, version string) (string, error) {
 	for {
-		deleted, err := c.wasDeleted(ctx, store, name, version)
+		deleted, err := c.wasDeleted(ctx, pn, store, name, version)
 		if err != nil || !deleted {
 			return version, err
 		}
@@ -406,9 +406,9 @@ func (c *Client) skipDeleted(ctx context.Context, store provider.DataStore, name
 
 // nextDatasetVersion returns the whole number after the dataset's highest
 // numeric version, "1" when it has none.
-func (c *Client) nextDatasetVersion(ctx context.Context, store provider.DataStore, name string) (string, error) {
+func (c *Client) nextDatasetVersion(ctx context.Context, pn string, store provider.DataStore, name string) (string, error) {
 	var latest *provider.DatasetInfo
-	err := c.retry(ctx, "", func() (err error) {
+	err := c.retry(ctx, pn, func() (err error) {
 		latest, err = latestDataset(ctx, store, name)
 		return err
 	})
@@ -841,7 +841,7 @@ func (d *Dataset) Delete(ctx context.Context) error {
 			// Gone already: by a try whose response was lost, or by another
 			// process. Either way the request is fulfilled, if a record
 			// of the deletion exists.
-			deleted, derr := c.wasDeleted(ctx, store, d.Name, d.Version)
+			deleted, derr := c.wasDeleted(ctx, d.Location.Provider, store, d.Name, d.Version)
 			if derr != nil {
 				return nil, derr
 			}

@@ -546,7 +546,7 @@ func notRestorable(split map[string]int, why []string) error {
 // origins: the policy decides on it.
 func (e *Endpoint) gaining(ctx context.Context, after map[string]int) (map[string]*ModelVersion, origins, error) {
 	models := make(map[string]*ModelVersion, len(after))
-	var os origins
+	var os originSet
 	for _, d := range sortedKeys(after) {
 		if after[d] <= e.Traffic[d] {
 			continue
@@ -567,9 +567,9 @@ func (e *Endpoint) gaining(ctx context.Context, after map[string]int) (map[strin
 		if err != nil {
 			return nil, nil, fmt.Errorf("deployment %q of model %s version %s: %w", d, mv.Model, mv.Version, err)
 		}
-		os = os.merge(mo...)
+		os.add(mo...)
 	}
-	return models, os, nil
+	return models, os.list, nil
 }
 
 func (e *Endpoint) deploymentNames() []string {

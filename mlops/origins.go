@@ -590,15 +590,6 @@ func parseDatasetArtifact(a string) (DatasetRef, bool) {
 	return DatasetRef{Name: name, Version: version, Provider: pn}, true
 }
 
-// inherited is the origin a derived artifact records for a dataset it was
-// made from: the dataset's classification and constraint as they are now.
-// At decision time effectiveOrigins reads the dataset again and replaces
-// it with what binds the dataset then.
-func inherited(d *Dataset, os origins) Origin {
-	return Origin{Artifact: datasetArtifact(d.Location.Provider, d.Name, d.Version),
-		Classification: os.classification(), Rule: "inherited", Constraint: os.constraint()}
-}
-
 // effectiveOrigins is the one rule for where an artifact's constraint comes
 // from. Starting from the origins recorded with it, it reads every upstream
 // dataset again, transitively: a dataset that exists contributes its own

@@ -1,6 +1,9 @@
 package mlops
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"slices"
 	"sync"
@@ -18,10 +21,18 @@ import (
 //
 // The values are kept as secret.Secret, never as plain strings or map keys,
 // so that printing a TrainJob (which points to its Client) with %v or a
-// debug dumper cannot show them.
+// debug dumper cannot show them. They are found again by an HMAC of the
+// value under a random key of the Client's own, so that adding a secret
+// costs the same however many are known, and the index shows nothing a
+// reader could test a guess against.
 type knownSecrets struct {
-	mu   sync.Mutex
-	vals []knownSecret
+	mu    sync.Mutex
+	key   []byte
+	index map[[sha256.Size]byte]int // HMAC of a value → its place in vals
+	vals  []knownSecret
+	// nextExpiry is the earliest expiry among vals, zero when none
+	// expires: nothing need be forgotten before then.
+	nextExpiry time.Time
 }
 
 type knownSecret struct {
@@ -29,27 +40,56 @@ type knownSecret struct {
 	until time.Time // when it stops mattering; zero: never
 }
 
+func (k *knownSecrets) mac(v string) (sum [sha256.Size]byte) {
+	m := hmac.New(sha256.New, k.key)
+	m.Write([]byte(v))
+	m.Sum(sum[:0])
+	return sum
+}
+
 // add remembers secrets; until, when not zero, is when they expire (a read
 // grant), after which they are forgotten.
 func (k *knownSecrets) add(now, until time.Time, ss ...secret.Secret) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.vals = slices.DeleteFunc(k.vals, func(v knownSecret) bool { return !v.until.IsZero() && v.until.Before(now) })
-next:
+	if k.key == nil {
+		k.key = make([]byte, 32)
+		_, _ = rand.Read(k.key) // crypto/rand.Read never fails on supported platforms
+		k.index = make(map[[sha256.Size]byte]int)
+	}
+	if !k.nextExpiry.IsZero() && !now.Before(k.nextExpiry) {
+		k.forget(now)
+	}
 	for _, s := range ss {
 		v := s.Reveal()
 		if v == "" {
 			continue
 		}
-		for i, old := range k.vals {
-			if old.s.Reveal() == v {
-				if !old.until.IsZero() && (until.IsZero() || until.After(old.until)) {
-					k.vals[i].until = until
-				}
-				continue next
+		sum := k.mac(v)
+		if i, ok := k.index[sum]; ok {
+			if old := k.vals[i].until; !old.IsZero() && (until.IsZero() || until.After(old)) {
+				k.vals[i].until = until
 			}
+			continue
 		}
+		k.index[sum] = len(k.vals)
 		k.vals = append(k.vals, knownSecret{s: s, until: until})
+		if !until.IsZero() && (k.nextExpiry.IsZero() || until.Before(k.nextExpiry)) {
+			k.nextExpiry = until
+		}
+	}
+}
+
+// forget drops the secrets that expired by now and rebuilds the index.
+func (k *knownSecrets) forget(now time.Time) {
+	k.vals = slices.DeleteFunc(k.vals, func(v knownSecret) bool { return !v.until.IsZero() && v.until.Before(now) })
+	clear(k.index)
+	k.nextExpiry = time.Time{}
+	for i, v := range k.vals {
+		k.index[k.mac(v.s.Reveal())] = i
+		if !v.until.IsZero() && (k.nextExpiry.IsZero() || v.until.Before(k.nextExpiry)) {
+			k.nextExpiry = v.until
+		}
 	}
 }
 

@@ -558,12 +558,11 @@ func (r *ModelRegistry) review(ctx context.Context, given *ModelVersion, to Appr
 // place make the URI ambiguous: separation of duties could not know who
 // trained it.
 func (c *Client) traceArtifact(ctx context.Context, model, uri string) (*TrainJob, Origin, error) {
-	jobs, err := Collect(c.ListJobs(ctx))
-	if err != nil {
-		return nil, Origin{}, fmt.Errorf("model %q: looking for the job that wrote %s: %w", model, uri, err)
-	}
 	var found *TrainJob
-	for _, j := range jobs {
+	for j, err := range c.ListJobs(ctx) {
+		if err != nil {
+			return nil, Origin{}, fmt.Errorf("model %q: looking for the job that wrote %s: %w", model, uri, err)
+		}
 		out := strings.TrimSuffix(j.OutputURI, "/")
 		if out == "" || (uri != out && !strings.HasPrefix(uri, out+"/")) {
 			continue
