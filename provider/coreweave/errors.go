@@ -1,0 +1,42 @@
+package coreweave
+
+import (
+	"context"
+	"errors"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/tideline-ml/tideline/provider"
+)
+
+// mapErr gives an error from the Kubernetes API the provider code that says
+// what the caller can do, keeping the original reachable through errors.As.
+// what names the call ("creating Job \"train-1\"").
+func mapErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	code := provider.Unknown
+	switch {
+	case apierrors.IsNotFound(err):
+		code = provider.NotFound
+	case apierrors.IsAlreadyExists(err):
+		code = provider.AlreadyExists
+	case apierrors.IsConflict(err):
+		code = provider.Conflict
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		code = provider.InvalidArgument
+	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
+		code = provider.PermissionDenied
+	case apierrors.IsTooManyRequests(err):
+		code = provider.Unavailable
+	case apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err), apierrors.IsUnexpectedServerError(err):
+		code = provider.Unavailable
+	case apierrors.IsGone(err), apierrors.IsResourceExpired(err):
+		code = provider.Conflict
+	}
+	return provider.Errorf(code, "coreweave: %s: %w", what, err)
+}
