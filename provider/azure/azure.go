@@ -1,6 +1,7 @@
 package azure
 
 import (
+	"maps"
 	"net/url"
 	"strings"
 	"sync"
@@ -46,10 +47,12 @@ type Config struct {
 	// canonical name; a region the catalog does not know is refused.
 	Region string
 
-	// Exactly one of Credential and SharedKey is set. With Credential
-	// (Microsoft Entra ID) read grants are user-delegation SAS, which the
-	// credential's identity needs the right to request; with SharedKey they
-	// are service SAS signed with the account key.
+	// For New, exactly one of Credential and SharedKey is set. With
+	// Credential (Microsoft Entra ID) read grants are user-delegation SAS,
+	// which the credential's identity needs the right to request; with
+	// SharedKey they are service SAS signed with the account key.
+	// NewWorkspace needs Credential, for Azure Resource Manager, and uses
+	// SharedKey for the storage account when it is set too.
 	Credential azcore.TokenCredential
 	SharedKey  *container.SharedKeyCredential
 
@@ -71,6 +74,37 @@ type Config struct {
 	// DefaultMaxGrantTTL, which is also the longest a user-delegation key
 	// may live.
 	MaxGrantTTL time.Duration
+
+	// The Azure Machine Learning workspace, for NewWorkspace; New refuses
+	// a Config that sets any of them, so that a storage-only Provider never
+	// looks as if it trained.
+	SubscriptionID string
+	ResourceGroup  string
+	Workspace      string
+	// ARMEndpoint is Azure Resource Manager's endpoint; empty means
+	// DefaultARMEndpoint. The token audience stays Resource Manager's
+	// (ClientOptions.Cloud overrides it for a sovereign cloud).
+	ARMEndpoint string
+	// APIVersion is the Azure Machine Learning REST API version; empty
+	// means DefaultAPIVersion, the version the driver is written against.
+	APIVersion string
+	// PollInterval is the pause between polls of a long-running operation
+	// (a cancellation, a deletion) when the service sends no Retry-After,
+	// and the shortest pause whatever Retry-After says; zero means
+	// DefaultPollInterval. No pause is longer than MaxPollInterval.
+	PollInterval time.Duration
+
+	// Compute is the workspace's compute target (a cluster's name) that
+	// jobs run on. GPUComputes, when not empty, maps a JobSpec.GPUType
+	// ("H100") to the cluster that has it; a GPU type it does not name is
+	// InvalidArgument, and a job that names none runs on Compute.
+	Compute     string
+	GPUComputes map[string]string
+	// KeyVaultURL is the workspace's key vault,
+	// "https://<vault>.vault.azure.net": a job's secret environment and
+	// its inputs' grants are written there as secrets, and the job
+	// definition refers to them. Needed for jobs with secrets alone.
+	KeyVaultURL string
 }
 
 // Provider stores datasets in one container of an Azure storage account.
@@ -98,6 +132,15 @@ var (
 // New returns a Provider for cfg. It makes no call to the service. Errors:
 // InvalidArgument when cfg is incomplete or inconsistent, naming the field.
 func New(cfg Config) (*Provider, error) {
+	if cfg.SubscriptionID != "" || cfg.ResourceGroup != "" || cfg.Workspace != "" || cfg.ARMEndpoint != "" || cfg.APIVersion != "" {
+		return nil, provider.Errorf(provider.InvalidArgument, "azure: Config names an Azure Machine Learning workspace (SubscriptionID, ResourceGroup, Workspace, ARMEndpoint or APIVersion is set); use NewWorkspace for it, or clear those fields for storage alone")
+	}
+	return newStorage(cfg, false)
+}
+
+// newStorage builds the storage part. With workspace set a Config may
+// hold both a shared key (for storage) and a token credential (for ARM).
+func newStorage(cfg Config, workspace bool) (*Provider, error) {
 	bad := func(format string, args ...any) (*Provider, error) {
 		return nil, provider.Errorf(provider.InvalidArgument, "azure: "+format, args...)
 	}
@@ -115,7 +158,10 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, provider.Errorf(provider.InvalidArgument, "azure: Config.Region %q is not an Azure region the residency catalog knows; use the account's location as Azure spells it, such as \"westeurope\": %w", cfg.Region, err)
 	}
-	if (cfg.Credential == nil) == (cfg.SharedKey == nil) {
+	switch {
+	case workspace && cfg.Credential == nil:
+		return bad("Config.Credential is nil; Azure Resource Manager needs a Microsoft Entra ID credential (Config.SharedKey serves the storage account alone)")
+	case !workspace && (cfg.Credential == nil) == (cfg.SharedKey == nil):
 		return bad("set exactly one of Config.Credential (Microsoft Entra ID) and Config.SharedKey")
 	}
 	if cfg.BlockSize < 0 || cfg.BlockSize > maxBlockSize {
@@ -195,3 +241,70 @@ func (p *Provider) Kind() string { return Kind }
 
 // Regions returns the storage account's region.
 func (p *Provider) Regions() []provider.Region { return []provider.Region{p.region} }
+
+// Workspace is the Azure provider with an Azure Machine Learning workspace:
+// the storage of Provider (provider.DataStore, provider.Granter) and
+// training through Azure Resource Manager (provider.Trainer). It is safe
+// for concurrent use.
+type Workspace struct {
+	*Provider
+	arm *armClient
+	// vault is nil without Config.KeyVaultURL.
+	vault *vaultClient
+
+	compute     string
+	gpuComputes map[string]string
+}
+
+// NewWorkspace returns a Workspace for cfg: the storage settings as New
+// takes them, and the workspace's SubscriptionID, ResourceGroup and
+// Workspace, with a Credential for Azure Resource Manager. It makes no call
+// to either service. Errors: InvalidArgument when cfg is incomplete or
+// inconsistent, naming the field.
+func NewWorkspace(cfg Config) (*Workspace, error) {
+	bad := func(format string, args ...any) (*Workspace, error) {
+		return nil, provider.Errorf(provider.InvalidArgument, "azure: "+format, args...)
+	}
+	for _, f := range []struct{ name, v, example string }{
+		{"SubscriptionID", cfg.SubscriptionID, "00000000-1111-2222-3333-444444444444"},
+		{"ResourceGroup", cfg.ResourceGroup, "ml-rg"},
+		{"Workspace", cfg.Workspace, "my-workspace"},
+	} {
+		if f.v == "" || strings.ContainsAny(f.v, "/?#%") || strings.TrimSpace(f.v) != f.v {
+			return bad("Config.%s %q is not a name such as %q; NewWorkspace needs the workspace's subscription, resource group and name", f.name, f.v, f.example)
+		}
+	}
+	if cfg.Compute != "" && strings.ContainsAny(cfg.Compute, "/?#%") {
+		return bad("Config.Compute %q is not a compute's name in the workspace", cfg.Compute)
+	}
+	for gpu, c := range cfg.GPUComputes {
+		if gpu == "" || c == "" || strings.ContainsAny(c, "/?#%") {
+			return bad("Config.GPUComputes maps %q to %q; it maps a GPU type to a compute's name in the workspace", gpu, c)
+		}
+	}
+	if cfg.PollInterval < 0 {
+		return bad("Config.PollInterval %v is negative; use 0 for the default", cfg.PollInterval)
+	}
+	st, err := newStorage(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	arm, err := newARMClient(armSettings{
+		subscription: cfg.SubscriptionID, resourceGroup: cfg.ResourceGroup, workspace: cfg.Workspace,
+		endpoint:   cmpOr(cfg.ARMEndpoint, DefaultARMEndpoint),
+		apiVersion: cmpOr(cfg.APIVersion, DefaultAPIVersion),
+		pollEvery:  cmpOr(cfg.PollInterval, DefaultPollInterval),
+		cred:       cfg.Credential,
+		opts:       cfg.ClientOptions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	w := &Workspace{Provider: st, arm: arm, compute: cfg.Compute, gpuComputes: maps.Clone(cfg.GPUComputes)}
+	if cfg.KeyVaultURL != "" {
+		if w.vault, err = newVaultClient(cfg.KeyVaultURL, cfg.Credential, cfg.ClientOptions); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
