@@ -254,6 +254,8 @@ type Workspace struct {
 
 	compute     string
 	gpuComputes map[string]string
+	// envs holds the images whose environment version this value wrote.
+	envs sync.Map
 }
 
 // NewWorkspace returns a Workspace for cfg: the storage settings as New

@@ -1,0 +1,164 @@
+package azure_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/tideline-ml/tideline/provider"
+	"github.com/tideline-ml/tideline/provider/azure"
+	"github.com/tideline-ml/tideline/provider/azure/azuretest"
+	"github.com/tideline-ml/tideline/provider/providertest"
+)
+
+// workspaceHarness runs the conformance suite on a Workspace: training
+// against a contract server of its own, and, with storage (Azurite), the
+// DataStore and Grants groups too. It plays the cloud's controllers
+// through the server's hooks.
+type workspaceHarness struct {
+	storage *azuriteHarness // nil: training alone, with an unused account URL
+	srv     *azuretest.Server
+}
+
+func newWorkspaceHarness(storage *azuriteHarness) *workspaceHarness {
+	return &workspaceHarness{storage: storage, srv: azuretest.NewServer(azuretest.Options{})}
+}
+
+func (h *workspaceHarness) Capabilities() []provider.Capability {
+	if h.storage == nil {
+		return []provider.Capability{provider.CapTrainer}
+	}
+	return []provider.Capability{provider.CapDataStore, provider.CapTrainer, provider.CapGrants}
+}
+
+func (h *workspaceHarness) config() azure.Config {
+	var cfg azure.Config
+	if h.storage != nil {
+		cfg = h.storage.config()
+	} else {
+		k, _ := container.NewSharedKeyCredential(devAccount, devKey)
+		cfg = azure.Config{AccountURL: "https://acct.blob.core.windows.net", Container: "data", Region: "westeurope", SharedKey: k}
+	}
+	o := h.srv.Options()
+	cfg.Credential = h.srv.Credential()
+	cfg.SubscriptionID, cfg.ResourceGroup, cfg.Workspace = o.SubscriptionID, o.ResourceGroup, o.Workspace
+	cfg.ARMEndpoint, cfg.KeyVaultURL = h.srv.URL, h.srv.URL
+	cfg.Compute = "gpu-cluster"
+	cfg.PollInterval = 5 * time.Millisecond
+	if h.storage == nil {
+		cfg.ClientOptions = h.srv.ClientOptions()
+	} else {
+		// One transport for both: the server's client trusts its own
+		// certificate and speaks plain HTTP to Azurite.
+		cfg.ClientOptions.Transport = h.srv.Client()
+	}
+	return cfg
+}
+
+func (h *workspaceHarness) MakeProvider(context.Context) (provider.Provider, error) {
+	return azure.NewWorkspace(h.config())
+}
+
+// Reopen makes a second Workspace over the same workspace: the driver
+// keeps the job's spec in the job itself.
+func (h *workspaceHarness) Reopen(context.Context, provider.Provider) (provider.Provider, error) {
+	return azure.NewWorkspace(h.config())
+}
+
+func (h *workspaceHarness) StartJob(_ context.Context, _ provider.Provider, name string) error {
+	return h.srv.StartJob(name)
+}
+
+func (h *workspaceHarness) CompleteJob(_ context.Context, _ provider.Provider, name, outputURI string) error {
+	return h.srv.CompleteJob(name, outputURI)
+}
+
+// FailJob ends the run Failed and plays a retry controller: while the
+// runs started are no more than the retries the driver recorded in the
+// job's properties, the job goes back to the queue. Azure Machine Learning
+// itself runs a command job once.
+func (h *workspaceHarness) FailJob(_ context.Context, _ provider.Provider, name, message string) error {
+	if err := h.srv.FailJob(name, message); err != nil {
+		return err
+	}
+	res, ok := h.srv.Get(azuretest.JobKind, name)
+	if !ok {
+		return fmt.Errorf("no job %s", name)
+	}
+	pp, _ := res.Body["properties"].(map[string]any)["properties"].(map[string]any)
+	retries, _ := strconv.Atoi(fmt.Sprint(pp["tideline.maxRetries"]))
+	attempts, _ := strconv.Atoi(fmt.Sprint(pp[azuretest.PropAttempts]))
+	if attempts <= retries {
+		return h.srv.RequeueJob(name)
+	}
+	return nil
+}
+
+func (h *workspaceHarness) SetDeploymentReady(context.Context, provider.Provider, string, string) error {
+	return fmt.Errorf("the harness does not claim serving")
+}
+
+// Settle ends the long-running operations still going (cancellations).
+func (h *workspaceHarness) Settle(context.Context, provider.Provider) error {
+	h.srv.FinishOperations()
+	return nil
+}
+
+func (h *workspaceHarness) Close() { h.srv.Close() }
+
+// InspectJob reads the job's definition as the workspace stores it (the
+// body of its PUT), the plain environment it sets, and the values its
+// secrets configuration receives from the key vault.
+func (h *workspaceHarness) InspectJob(_ context.Context, _ provider.Provider, name string) (*providertest.JobView, error) {
+	def, ok := h.srv.JobDefinition(name)
+	if !ok {
+		return nil, provider.Errorf(provider.NotFound, "no job %s on the server", name)
+	}
+	raw, _ := json.Marshal(def)
+	view := &providertest.JobView{Definition: string(raw), Env: map[string]string{}, Secrets: map[string]string{}}
+	props, _ := def["properties"].(map[string]any)
+	env, _ := props["environmentVariables"].(map[string]any)
+	for k, v := range env {
+		view.Env[k] = fmt.Sprint(v)
+	}
+	secrets, _ := props["secretsConfiguration"].(map[string]any)
+	for envName, ref := range secrets {
+		uri, _ := ref.(map[string]any)["uri"].(string)
+		if v, ok := h.srv.SecretValue(path.Base(uri)); ok {
+			view.Secrets[envName] = v
+		}
+	}
+	return view, nil
+}
+
+func (h *workspaceHarness) UseGrant(ctx context.Context, p provider.Provider, g provider.Grant, op providertest.GrantOp, name, version string, data []byte) ([]byte, error) {
+	if h.storage == nil {
+		return nil, fmt.Errorf("the harness does not claim grants")
+	}
+	return h.storage.UseGrant(ctx, p, g, op, name, version, data)
+}
+
+// TestWorkspaceConformance runs the Trainer group against the contract
+// server alone.
+func TestWorkspaceConformance(t *testing.T) {
+	providertest.RunConformanceTests(t, func(context.Context, testing.TB) (providertest.Harness, error) {
+		return newWorkspaceHarness(nil), nil
+	}, &providertest.Options{Parallel: true})
+}
+
+// TestWorkspaceAzuriteConformance runs the DataStore, Grants and Trainer
+// groups on one Workspace value: storage on Azurite, training on the
+// contract server.
+func TestWorkspaceAzuriteConformance(t *testing.T) {
+	accountURL := azurite(t)
+	storage := &azuriteHarness{accountURL: accountURL, container: newContainer(t, accountURL)}
+	providertest.RunConformanceTests(t, func(context.Context, testing.TB) (providertest.Harness, error) {
+		return newWorkspaceHarness(storage), nil
+	}, &providertest.Options{Parallel: true})
+}
