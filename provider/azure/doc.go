@@ -1,8 +1,9 @@
-// Package azure is the Azure provider's storage part: datasets in Azure
-// Blob Storage and read grants as shared access signatures. A Provider
-// implements provider.DataStore and provider.Granter over one container of
-// one storage account; it imports provider, never mlops. Jobs, the model
-// registry and serving on Azure Machine Learning are not here yet.
+// Package azure is the Azure provider: datasets in Azure Blob Storage and
+// read grants as shared access signatures, and training on an Azure
+// Machine Learning workspace through Azure Resource Manager. A Provider
+// (New) implements provider.DataStore and provider.Granter over one
+// container of one storage account; a Workspace (NewWorkspace) adds
+// provider.Trainer. The package imports provider, never mlops.
 //
 // # Construction
 //
@@ -62,9 +63,45 @@
 // errors.As; the message holds the status and the service's error code,
 // never a request URL, header, body, key, token or SAS.
 //
+// # Azure Machine Learning
+//
+// NewWorkspace takes the storage settings and the workspace's
+// subscription, resource group and name; a storage-only Config given to
+// New never yields a value that looks as if it trained, and New refuses a
+// Config that names a workspace. Calls go to Azure Resource Manager
+// (Config.ARMEndpoint, api-version Config.APIVersion, 2025-12-01 by
+// default) through an azcore pipeline: a bearer token for Resource
+// Manager's audience, the retry policy and telemetry of ClientOptions.
+// Lists follow nextLink; long-running operations are followed through
+// Azure-AsyncOperation or Location, pausing as Retry-After says, never
+// less than Config.PollInterval nor more than MaxPollInterval. ARM's error
+// codes map to the provider's codes (a quota to ResourceExhausted,
+// AuthorizationFailed to PermissionDenied, a missing workspace to
+// FailedPrecondition), with the *azcore.ResponseError reachable.
+//
+// A job is a command job PUT under its name, made create-only by a GET
+// first and If-None-Match: *, with a submission id in its properties that
+// tells a retried PUT of the same call from another submit (see
+// Workspace.SubmitJob for the calls it makes). The image becomes an
+// environment version; inputs are uri_file or uri_folder inputs; several
+// nodes run under a PyTorch distribution; MaxDuration becomes
+// limits.timeout. SecretEnv values and inputs' read grants are written to
+// the workspace's key vault (Config.KeyVaultURL) and reach the job through
+// its secrets configuration, never its environment variables; a grant
+// arrives as TIDELINE_GRANT_<INPUT>. The spec, secrets by name alone, is
+// kept in the job's properties, so that JobInfo.Spec is the submitted
+// spec for any process reading the job. Azure ML runs a command job once:
+// MaxRetries is recorded in the job's properties for a retry controller,
+// and Attempts reads the count such a controller writes (1 once the job
+// started, without one). Status is read by GET; every documented job
+// status is mapped, an unknown one is taken as not ended. Resource Manager
+// offers no job logs, so Workspace does not implement provider.JobLogger,
+// nor provider.JobWatcher.
+//
 // # Tests
 //
-// The package's tests run the conformance suite's DataStore and Grants
+// The package's tests run the conformance suite's Trainer group against
+// the contract server of package azuretest, and its DataStore and Grants
 // groups on Azurite, the storage emulator, which make test installs and
 // starts (scripts/testenv.sh); without it they skip, or fail under
 // TIDELINE_INTEGRATION=required. The user-delegation SAS is tested against

@@ -11,6 +11,8 @@ import (
 
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/azure"
+	"github.com/tideline-ml/tideline/provider/azure/azuretest"
+	"github.com/tideline-ml/tideline/secret"
 )
 
 // Example stores a dataset version on the storage emulator and grants a
@@ -47,4 +49,58 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(g) // the URL prints as [REDACTED]; g.URL.Reveal() hands it over
+}
+
+// Example_workspace makes a provider with an Azure Machine Learning
+// workspace and trains on it. The workspace is the contract server here;
+// against Azure, leave ARMEndpoint empty, set KeyVaultURL to the
+// workspace's key vault and use a credential of azidentity.
+func Example_workspace() {
+	srv := azuretest.NewServer(azuretest.Options{})
+	defer srv.Close()
+
+	key, err := container.NewSharedKeyCredential("devstoreaccount1", devKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	w, err := azure.NewWorkspace(azure.Config{
+		// Datasets: the workspace's storage account.
+		AccountURL: "https://mlstore.blob.core.windows.net",
+		Container:  "datasets",
+		Region:     "westeurope",
+		SharedKey:  key,
+		// Training: the workspace, reached through Azure Resource Manager.
+		Credential:     srv.Credential(),
+		SubscriptionID: "00000000-1111-2222-3333-444444444444",
+		ResourceGroup:  "test-rg",
+		Workspace:      "my-aml-workspace",
+		Compute:        "gpu-cluster",
+		KeyVaultURL:    srv.URL,
+		ARMEndpoint:    srv.URL,
+		ClientOptions:  srv.ClientOptions(),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	info, err := w.SubmitJob(ctx, &provider.JobSpec{
+		Name:      "train-claims",
+		Region:    "westeurope",
+		Image:     "myregistry.azurecr.io/train:1",
+		Command:   []string{"python", "train.py"},
+		SecretEnv: map[string]secret.Secret{"TRACKER_API_KEY": secret.NewSecret("not-in-the-job-definition")},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(info.Spec.Name, info.State, info.Spec.SecretEnv)
+	srv.StartJob("train-claims") // the contract server's scheduler
+	info, err = w.GetJob(ctx, "train-claims")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(info.State, info.Attempts)
+	// Output:
+	// train-claims Queued map[TRACKER_API_KEY:[REDACTED]]
+	// Running 1
 }

@@ -157,7 +157,9 @@ func (es *exampleSet) supplement(file, at string, fields map[string]any) {
 			obj = o
 		}
 	}
-	for k, v := range fields {
+	// A round trip gives Go values their JSON types (an int becomes a
+	// float64, as a parsed request's numbers are).
+	for k, v := range deepCopy(fields) {
 		if _, ok := obj[k]; !ok {
 			obj[k] = v
 		}

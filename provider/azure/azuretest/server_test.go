@@ -175,3 +175,16 @@ func TestCreateOnlyPut(t *testing.T) {
 		t.Error("the refused PUT replaced the job")
 	}
 }
+
+// A supplement written with Go numbers checks a request's JSON numbers.
+func TestSupplementNumbersMatchJSONNumbers(t *testing.T) {
+	s := NewServer(Options{})
+	defer s.Close()
+	s.Supplement("jobs/CommandJob/createOrUpdate.json", "properties.resources", map[string]any{"shmSizeGb": 8})
+	job := validJob()
+	job["properties"].(map[string]any)["distribution"] = map[string]any{"distributionType": "PyTorch", "processCountPerInstance": 2}
+	job["properties"].(map[string]any)["resources"] = map[string]any{"instanceCount": 2, "shmSizeGb": 16}
+	if status, body, _ := call(t, s, http.MethodPut, jobPath(s, "numbers"), ARMAudience, job); status != 201 {
+		t.Fatalf("%d %v, want 201", status, body)
+	}
+}
