@@ -341,3 +341,14 @@ type audienceCred struct {
 func (c *audienceCred) GetToken(ctx context.Context, _ policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return c.inner.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}})
 }
+
+func TestARMConfiguredAPIVersionIsSent(t *testing.T) {
+	e := newARMEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) { c.APIVersion = "2024-10-01" })
+	_, err := e.w.GetJob(t.Context(), "some-job")
+	if provider.CodeOf(err) != provider.InvalidArgument || !strings.Contains(err.Error(), "InvalidApiVersionParameter") {
+		t.Fatalf("%v, want the server's refusal of api-version 2024-10-01 as InvalidArgument", err)
+	}
+	if q := e.srv.Requests()[0].Query.Get("api-version"); q != "2024-10-01" {
+		t.Errorf("api-version %q sent, want the configured 2024-10-01", q)
+	}
+}

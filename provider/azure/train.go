@@ -155,6 +155,13 @@ var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // becomes an environment version (tl-img-<digest of the reference>,
 // version 1), written once per Workspace value.
 //
+// When the PUT fails without a refusal from the service (a broken
+// connection after the pipeline's retries, the context ending while it
+// was under way), a GET tells whether this call's job exists: then it is
+// returned as created. A refused submit deletes the secrets it wrote; one
+// whose outcome stays unknown (that GET failed too) keeps them, since the
+// job may refer to them.
+//
 // Calls: a new job costs a GET, the environment PUT (once per image and
 // Workspace value), one key vault PUT per secret and the job's PUT; an
 // existing name costs the GET alone; a lost answer adds the retried PUT
@@ -211,21 +218,27 @@ func (w *Workspace) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*pro
 	}
 	perr := armError(op{what: what, exists: provider.AlreadyExists}, err)
 	code := provider.CodeOf(perr)
-	if code != provider.AlreadyExists && code != provider.Unavailable && code != provider.Unknown {
+	switch code {
+	case provider.InvalidArgument, provider.PermissionDenied, provider.FailedPrecondition,
+		provider.ResourceExhausted, provider.NotFound, provider.Conflict:
+		// The service refused the PUT: no job.
 		w.dropSecrets(ctx, spec.Name, submission, len(secrets))
 		return nil, perr
 	}
-	// The PUT may have taken effect (a lost answer) or lost a race: the
-	// job as it is now says which.
+	// The PUT may have taken effect — an answer lost, a context that
+	// ended after the request went out — or lost a race: the job as it is
+	// now says which, read past the caller's cancellation.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	var now armJob
-	gerr := w.arm.getJSON(context.WithoutCancel(ctx), ref, &now)
+	gerr := w.arm.getJSON(gctx, ref, &now)
 	switch {
 	case gerr == nil && now.Properties.Properties[propSubmission] == submission:
 		return w.jobInfo(&now)
 	case gerr == nil:
 		w.dropSecrets(ctx, spec.Name, submission, len(secrets))
 		return w.alreadyExists(spec.Name, &now)
-	case provider.CodeOf(armError(op{}, gerr)) == provider.NotFound && code != provider.AlreadyExists:
+	case provider.CodeOf(armError(op{}, gerr)) == provider.NotFound:
 		w.dropSecrets(ctx, spec.Name, submission, len(secrets))
 		return nil, perr
 	}

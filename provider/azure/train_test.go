@@ -353,3 +353,21 @@ func TestCancelWithContextEndingDuringOperation(t *testing.T) {
 	}
 	e.noToken(t, err)
 }
+
+// Every answer to the PUT is lost, so the pipeline gives up with a broken
+// connection; the job the first try created is this call's, and a GET
+// says so.
+func TestSubmitEveryAnswerLostFindsItsJob(t *testing.T) {
+	e := newARMEnv(t, azuretest.Options{}, nil)
+	e.srv.Inject("PUT jobs/{name}", 10, azuretest.Fault{Kind: azuretest.FaultLoseResponse})
+	info, err := e.w.SubmitJob(t.Context(), trainSpec("all-lost"))
+	if err != nil || info.Spec.Name != "all-lost" {
+		t.Fatalf("SubmitJob = %v, %v; want the job its first try created", info, err)
+	}
+	if n := e.countRoute("PUT jobs/{name}"); n < 2 {
+		t.Errorf("%d PUTs, want the pipeline's retries", n)
+	}
+	if len(e.srv.List(azuretest.JobKind, "")) != 1 || len(e.srv.List(azuretest.VaultKind, "")) != 2 {
+		t.Errorf("%d jobs and %d secrets, want 1 and its 2", len(e.srv.List(azuretest.JobKind, "")), len(e.srv.List(azuretest.VaultKind, "")))
+	}
+}

@@ -72,6 +72,11 @@ type Options struct {
 	OperationPolls int
 	HoldOperations bool
 
+	// APIVersion is the api-version the server speaks on Resource
+	// Manager's routes; empty means "2025-12-01", the examples' version.
+	// A request with another gets 400 InvalidApiVersionParameter.
+	APIVersion string
+
 	// Lenient turns off the check of request bodies against Microsoft's
 	// examples. Checked requests that differ get 400
 	// ExampleMismatch and are listed by Server.Violations.
@@ -124,6 +129,7 @@ func NewServer(opts Options) *Server {
 	opts.Location = cmpOr(opts.Location, DefaultLocation)
 	opts.PageSize = cmpOr(opts.PageSize, 10)
 	opts.OperationPolls = cmpOr(opts.OperationPolls, 1)
+	opts.APIVersion = cmpOr(opts.APIVersion, "2025-12-01")
 	s := &Server{
 		cred:      NewCredential(),
 		opts:      opts,
@@ -335,8 +341,14 @@ func (s *Server) serveMatched(w http.ResponseWriter, hr *http.Request, body []by
 	if resp := s.authorize(hr, rt); resp != nil {
 		return s.write(w, resp)
 	}
-	if rt.audience == ARMAudience && hr.URL.Query().Get("api-version") == "" {
-		return s.write(w, Error(http.StatusBadRequest, "MissingApiVersionParameter", "the api-version query parameter is required"))
+	if rt.audience == ARMAudience {
+		switch v := hr.URL.Query().Get("api-version"); v {
+		case s.opts.APIVersion:
+		case "":
+			return s.write(w, Error(http.StatusBadRequest, "MissingApiVersionParameter", "the api-version query parameter is required"))
+		default:
+			return s.write(w, Error(http.StatusBadRequest, "InvalidApiVersionParameter", "the api-version "+v+" is not supported; the server speaks "+s.opts.APIVersion))
+		}
 	}
 	req := &Request{Request: hr, Vars: vars, Body: body, Route: rt.key, server: s}
 	if len(bytes.TrimSpace(body)) > 0 {

@@ -188,3 +188,17 @@ func TestSupplementNumbersMatchJSONNumbers(t *testing.T) {
 		t.Fatalf("%d %v, want 201", status, body)
 	}
 }
+
+func TestAPIVersionIsChecked(t *testing.T) {
+	s := NewServer(Options{})
+	defer s.Close()
+	for v, want := range map[string]int{"2025-12-01": 404, "2024-10-01": 400, "": 400} {
+		p := s.WorkspacePath() + "/jobs/x"
+		if v != "" {
+			p += "?api-version=" + v
+		}
+		if status, _, _ := call(t, s, http.MethodGet, p, ARMAudience, nil); status != want {
+			t.Errorf("api-version %q: %d, want %d", v, status, want)
+		}
+	}
+}
