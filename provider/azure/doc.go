@@ -86,9 +86,12 @@
 // environment version; inputs are uri_file or uri_folder inputs; several
 // nodes run under a PyTorch distribution; MaxDuration becomes
 // limits.timeout. SecretEnv values and inputs' read grants are written to
-// the workspace's key vault (Config.KeyVaultURL) and reach the job through
-// its secrets configuration, never its environment variables; a grant
-// arrives as TIDELINE_GRANT_<INPUT>. The spec, secrets by name alone, is
+// the workspace's key vault (Config.KeyVaultURL). The command job of the
+// 2025-12-01 API has no field that puts a key vault secret into a job's
+// environment, so the definition carries references alone: the
+// environment variable SecretsEnvVar maps each secret's name (a grant's is
+// TIDELINE_GRANT_<INPUT>) to its key vault URI, and the job runs with the
+// compute's managed identity, which reads the values. The spec, secrets by name alone, is
 // kept in the job's properties, so that JobInfo.Spec is the submitted
 // spec for any process reading the job. Azure ML runs a command job once:
 // MaxRetries is recorded in the job's properties for a retry controller,

@@ -43,10 +43,19 @@ const (
 	propEndTime      = "EndTimeUtc"
 	propErrorMessage = "ErrorMessage"
 
-	// secretEnvGrantPrefix names the environment variable that carries an
-	// input's read grant: TIDELINE_GRANT_<INPUT>.
+	// secretEnvGrantPrefix names an input's read grant among a job's
+	// secrets: TIDELINE_GRANT_<INPUT>.
 	secretEnvGrantPrefix = "TIDELINE_GRANT_"
 )
+
+// SecretsEnvVar is the environment variable through which a job learns
+// where its secrets are: a JSON object from each secret's name — a
+// SecretEnv name, or TIDELINE_GRANT_<INPUT> for an input's read grant — to
+// the URI of the key vault secret that holds its value. The job reads the
+// values with its managed identity. The command job of the 2025-12-01 API
+// has no field that injects a key vault secret into a job's environment,
+// so the definition carries references, never values.
+const SecretsEnvVar = "TIDELINE_SECRETS"
 
 // Command job request and answer types, the fields the driver uses of the
 // 2025-12-01 API.
@@ -58,22 +67,22 @@ type (
 		SystemData *systemData   `json:"systemData,omitempty"`
 	}
 	jobProperties struct {
-		JobType              string                     `json:"jobType"`
-		DisplayName          string                     `json:"displayName,omitempty"`
-		ExperimentName       string                     `json:"experimentName,omitempty"`
-		Command              string                     `json:"command"`
-		ComputeID            string                     `json:"computeId"`
-		EnvironmentID        string                     `json:"environmentId"`
-		EnvironmentVariables map[string]string          `json:"environmentVariables,omitempty"`
-		Inputs               map[string]jobInput        `json:"inputs,omitempty"`
-		Outputs              map[string]jobOutput       `json:"outputs,omitempty"`
-		Resources            *jobResources              `json:"resources,omitempty"`
-		Distribution         *jobDistribution           `json:"distribution,omitempty"`
-		Limits               *jobLimits                 `json:"limits,omitempty"`
-		SecretsConfiguration map[string]secretReference `json:"secretsConfiguration,omitempty"`
-		Properties           map[string]string          `json:"properties,omitempty"`
-		Tags                 map[string]string          `json:"tags,omitempty"`
-		Status               string                     `json:"status,omitempty"`
+		JobType              string               `json:"jobType"`
+		DisplayName          string               `json:"displayName,omitempty"`
+		ExperimentName       string               `json:"experimentName,omitempty"`
+		Command              string               `json:"command"`
+		ComputeID            string               `json:"computeId"`
+		EnvironmentID        string               `json:"environmentId"`
+		EnvironmentVariables map[string]string    `json:"environmentVariables,omitempty"`
+		Inputs               map[string]jobInput  `json:"inputs,omitempty"`
+		Outputs              map[string]jobOutput `json:"outputs,omitempty"`
+		Resources            *jobResources        `json:"resources,omitempty"`
+		Distribution         *jobDistribution     `json:"distribution,omitempty"`
+		Limits               *jobLimits           `json:"limits,omitempty"`
+		Identity             *jobIdentity         `json:"identity,omitempty"`
+		Properties           map[string]string    `json:"properties,omitempty"`
+		Tags                 map[string]string    `json:"tags,omitempty"`
+		Status               string               `json:"status,omitempty"`
 	}
 	jobInput struct {
 		JobInputType string `json:"jobInputType"`
@@ -96,11 +105,11 @@ type (
 		JobLimitsType string `json:"jobLimitsType"`
 		Timeout       string `json:"timeout,omitempty"`
 	}
-	// secretReference is one entry of a job's secrets configuration: the
-	// key vault secret whose value the job receives in the environment
-	// variable the entry is keyed by.
-	secretReference struct {
-		URI string `json:"uri,omitempty"`
+	// jobIdentity is the identity the job runs as; "Managed" is the
+	// compute's managed identity, which reads the job's secrets from the
+	// key vault.
+	jobIdentity struct {
+		IdentityType string `json:"identityType"`
 	}
 	systemData struct {
 		CreatedAt      time.Time `json:"createdAt"`
@@ -150,8 +159,10 @@ var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 //
 // SecretEnv values and the inputs' read grants are written to the
 // workspace's key vault (Config.KeyVaultURL) as secrets named after the
-// job and the submission, and the job's secretsConfiguration refers to
-// them by URI: the definition names them, never holds them. The image
+// job and the submission; the job's environment variable SecretsEnvVar
+// maps each name to its secret's URI, and the job runs with the compute's
+// managed identity, which reads them: the definition names the secrets,
+// never holds them. The image
 // becomes an environment version (tl-img-<digest of the reference>,
 // version 1), written once per Workspace value.
 //
@@ -200,15 +211,21 @@ func (w *Workspace) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*pro
 		if w.vault == nil {
 			return nil, provider.Errorf(provider.InvalidArgument, "azure: job %s has secrets (SecretEnv or an input's grant) and Config.KeyVaultURL is empty; set it to the workspace's key vault, where the driver keeps them", spec.Name)
 		}
-		body.Properties.SecretsConfiguration = map[string]secretReference{}
+		refs := map[string]string{}
 		for i, envName := range slices.Sorted(maps.Keys(secrets)) {
 			sname := secretName(spec.Name, submission, i)
 			if err := w.vault.setSecret(ctx, sname, secrets[envName].Reveal(), map[string]string{"tideline-job": spec.Name}); err != nil {
 				w.dropSecrets(ctx, spec.Name, submission, i)
 				return nil, err
 			}
-			body.Properties.SecretsConfiguration[envName] = secretReference{URI: w.vault.secretURI(sname)}
+			refs[envName] = w.vault.secretURI(sname)
 		}
+		raw, _ := json.Marshal(refs)
+		if body.Properties.EnvironmentVariables == nil {
+			body.Properties.EnvironmentVariables = map[string]string{}
+		}
+		body.Properties.EnvironmentVariables[SecretsEnvVar] = string(raw)
+		body.Properties.Identity = &jobIdentity{IdentityType: "Managed"}
 	}
 
 	var created armJob
@@ -330,6 +347,9 @@ func (w *Workspace) jobRequest(spec *provider.JobSpec) (*armJob, *storedSpec, ma
 	for k := range spec.Env {
 		if !envNameRE.MatchString(k) {
 			return bad("Env name %q is not an environment variable name", k)
+		}
+		if k == SecretsEnvVar {
+			return bad("Env sets %s, which the driver sets to the job's secret references", k)
 		}
 	}
 	props := jobProperties{

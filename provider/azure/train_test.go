@@ -194,6 +194,8 @@ func TestJobDefinition(t *testing.T) {
 	var j armJob
 	json.Unmarshal(raw, &j)
 	p := j.Properties
+	var refs map[string]string
+	json.Unmarshal([]byte(p.EnvironmentVariables[SecretsEnvVar]), &refs)
 	for _, c := range []struct{ what, got, want string }{
 		{"computeId", p.ComputeID, e.w.arm.workspace + "/computes/h100-cluster"},
 		{"command", p.Command, `python -m train --note 'it'"'"'s here'`},
@@ -202,15 +204,16 @@ func TestJobDefinition(t *testing.T) {
 		{"limits", jsonOf(p.Limits), `{"jobLimitsType":"Command","timeout":"PT5400S"}`},
 		{"input", jsonOf(p.Inputs["train"]), `{"jobInputType":"uri_file","uri":"https://other.blob.core.windows.net/data/datasets/claims/1","mode":"Direct"}`},
 		{"output", jsonOf(p.Outputs["default"]), `{"jobOutputType":"uri_folder","uri":"azureml://datastores/workspaceblobstore/paths/out/","mode":"ReadWriteMount"}`},
-		{"env", jsonOf(p.EnvironmentVariables), `{"SEED":"7"}`},
-		{"secret names", strings.Join(sortedKeysOf(p.SecretsConfiguration), ","), "TIDELINE_GRANT_TRAIN,TRACKER_API_KEY"},
+		{"env", strings.Join(sortedKeysOf(p.EnvironmentVariables), ","), "SEED," + SecretsEnvVar},
+		{"identity", jsonOf(p.Identity), `{"identityType":"Managed"}`},
+		{"secret names", strings.Join(sortedKeysOf(refs), ","), "TIDELINE_GRANT_TRAIN,TRACKER_API_KEY"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %s, want %s", c.what, c.got, c.want)
 		}
 	}
-	for env, ref := range p.SecretsConfiguration {
-		name := ref.URI[strings.LastIndex(ref.URI, "/")+1:]
+	for env, uri := range refs {
+		name := uri[strings.LastIndex(uri, "/")+1:]
 		v, ok := e.srv.SecretValue(name)
 		want := map[string]string{"TRACKER_API_KEY": trackerKey, "TIDELINE_GRANT_TRAIN": s.Inputs[0].Grant.URL.Reveal()}[env]
 		if !ok || v != want {

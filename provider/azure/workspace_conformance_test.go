@@ -113,8 +113,8 @@ func (h *workspaceHarness) Settle(context.Context, provider.Provider) error {
 func (h *workspaceHarness) Close() { h.srv.Close() }
 
 // InspectJob reads the job's definition as the workspace stores it (the
-// body of its PUT), the plain environment it sets, and the values its
-// secrets configuration receives from the key vault.
+// body of its PUT), the plain environment it sets, and the values the
+// key vault holds for the secrets its references name.
 func (h *workspaceHarness) InspectJob(_ context.Context, _ provider.Provider, name string) (*providertest.JobView, error) {
 	def, ok := h.srv.JobDefinition(name)
 	if !ok {
@@ -127,11 +127,17 @@ func (h *workspaceHarness) InspectJob(_ context.Context, _ provider.Provider, na
 	for k, v := range env {
 		view.Env[k] = fmt.Sprint(v)
 	}
-	secrets, _ := props["secretsConfiguration"].(map[string]any)
-	for envName, ref := range secrets {
-		uri, _ := ref.(map[string]any)["uri"].(string)
+	// The job reads its secrets from the key vault by the references in
+	// azure.SecretsEnvVar, as the harness does here.
+	var refs map[string]string
+	if raw, ok := view.Env[azure.SecretsEnvVar]; ok {
+		if err := json.Unmarshal([]byte(raw), &refs); err != nil {
+			return nil, fmt.Errorf("%s is not a JSON object of secret references: %v", azure.SecretsEnvVar, err)
+		}
+	}
+	for name, uri := range refs {
 		if v, ok := h.srv.SecretValue(path.Base(uri)); ok {
-			view.Secrets[envName] = v
+			view.Secrets[name] = v
 		}
 	}
 	return view, nil

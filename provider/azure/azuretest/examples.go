@@ -117,9 +117,6 @@ var supplements = map[string]map[string]map[string]any{
 		"properties.inputs.*": {"uri": "string", "mode": "string", "pathOnCompute": "string"},
 		// PyTorch and Mpi distributions count processes per instance.
 		"properties.distribution": {"processCountPerInstance": 1},
-		// A job's secrets: environment variable name to a key vault
-		// secret's URI or a workspace secret's name.
-		"properties": {"secretsConfiguration": map[string]any{"string": map[string]any{"uri": "string", "workspaceSecretName": "string"}}},
 	},
 }
 
