@@ -91,9 +91,9 @@
 // environment, so the definition carries references alone: the
 // environment variable SecretsEnvVar maps each secret's name (a grant's is
 // TIDELINE_GRANT_<INPUT>) to its key vault URI, and the job runs with the
-// compute's managed identity, which reads the values. The spec, secrets by name alone, is
-// kept in the job's properties, so that JobInfo.Spec is the submitted
-// spec for any process reading the job. Azure ML runs a command job once:
+// compute's managed identity, which reads the values. The spec, secrets
+// by name alone, is kept in the job's properties, so that JobInfo.Spec is
+// the submitted spec for any process reading the job. Azure ML runs a command job once:
 // MaxRetries is recorded in the job's properties for a retry controller,
 // and Attempts reads the count such a controller writes (1 once the job
 // started, without one). Status is read by GET; every documented job
