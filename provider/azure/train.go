@@ -184,7 +184,7 @@ func (w *Workspace) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*pro
 	if spec == nil {
 		return nil, provider.Errorf(provider.InvalidArgument, "azure: SubmitJob: the spec is nil")
 	}
-	body, _, secrets, err := w.jobRequest(spec)
+	body, expiries, secrets, err := w.jobRequest(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -208,13 +208,10 @@ func (w *Workspace) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*pro
 	submission := newSubmissionID()
 	body.Properties.Properties[propSubmission] = submission
 	if len(secrets) > 0 {
-		if w.vault == nil {
-			return nil, provider.Errorf(provider.InvalidArgument, "azure: job %s has secrets (SecretEnv or an input's grant) and Config.KeyVaultURL is empty; set it to the workspace's key vault, where the driver keeps them", spec.Name)
-		}
 		refs := map[string]string{}
 		for i, envName := range slices.Sorted(maps.Keys(secrets)) {
 			sname := secretName(spec.Name, submission, i)
-			if err := w.vault.setSecret(ctx, sname, secrets[envName].Reveal(), map[string]string{"tideline-job": spec.Name}); err != nil {
+			if err := w.vault.setSecret(ctx, sname, secrets[envName].Reveal(), map[string]string{"tideline-job": spec.Name}, expiries[envName]); err != nil {
 				w.dropSecrets(ctx, spec.Name, submission, i)
 				return nil, err
 			}
@@ -296,10 +293,11 @@ func newSubmissionID() string {
 }
 
 // jobRequest checks spec and builds the job's PUT body (without its
-// environment id and secrets configuration), the spec as stored, and the
-// secrets by the environment variable that carries each.
-func (w *Workspace) jobRequest(spec *provider.JobSpec) (*armJob, *storedSpec, map[string]secret.Secret, error) {
-	bad := func(format string, args ...any) (*armJob, *storedSpec, map[string]secret.Secret, error) {
+// environment id and secret references), the secrets by their name among
+// the job's secrets, and the expiry of those that expire (the grants).
+// It makes no call.
+func (w *Workspace) jobRequest(spec *provider.JobSpec) (*armJob, map[string]time.Time, map[string]secret.Secret, error) {
+	bad := func(format string, args ...any) (*armJob, map[string]time.Time, map[string]secret.Secret, error) {
 		return nil, nil, nil, provider.Errorf(provider.InvalidArgument, "azure: job %q: "+format, append([]any{spec.Name}, args...)...)
 	}
 	if err := provider.ValidateName("JobSpec.Name", spec.Name); err != nil {
@@ -332,6 +330,7 @@ func (w *Workspace) jobRequest(spec *provider.JobSpec) (*armJob, *storedSpec, ma
 		return bad("no compute to run on: set Config.Compute (or Config.GPUComputes for GPU type %q)", spec.GPUType)
 	}
 	secrets := map[string]secret.Secret{}
+	expiries := map[string]time.Time{}
 	for k, v := range spec.SecretEnv {
 		if !envNameRE.MatchString(k) {
 			return bad("SecretEnv name %q is not an environment variable name", k)
@@ -396,6 +395,7 @@ func (w *Workspace) jobRequest(spec *provider.JobSpec) (*armJob, *storedSpec, ma
 				return bad("input %s's grant would be in %s, which Env sets too", in.Name, env)
 			}
 			secrets[env] = in.Grant.URL
+			expiries[env] = in.Grant.Expires
 			sin.GrantExpires = in.Grant.Expires
 		}
 		props.Inputs[in.Name] = ji
@@ -422,7 +422,10 @@ func (w *Workspace) jobRequest(spec *provider.JobSpec) (*armJob, *storedSpec, ma
 		return nil, nil, nil, provider.Errorf(provider.Internal, "azure: encoding job %s's spec: %v", spec.Name, err)
 	}
 	props.Properties[propSpec] = string(raw)
-	return &armJob{Properties: props}, st, secrets, nil
+	if len(secrets) > 0 && w.vault == nil {
+		return bad("it has secrets (SecretEnv or an input's grant) and Config.KeyVaultURL is empty; set it to the workspace's key vault, where the driver keeps them")
+	}
+	return &armJob{Properties: props}, expiries, secrets, nil
 }
 
 // shellJoin quotes words for a POSIX shell, the way the job's command

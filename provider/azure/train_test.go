@@ -163,6 +163,13 @@ func TestSubmitRefusesBeforeAnyCall(t *testing.T) {
 	if n := len(e.srv.Requests()); n != 0 {
 		t.Errorf("%d calls for refused specs, want none", n)
 	}
+	noVault := newARMEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) { c.KeyVaultURL = "" })
+	if _, err := noVault.w.SubmitJob(t.Context(), trainSpec("no-vault")); provider.CodeOf(err) != provider.InvalidArgument || !strings.Contains(err.Error(), "KeyVaultURL") {
+		t.Errorf("secrets without a key vault: %v, want InvalidArgument naming Config.KeyVaultURL", err)
+	}
+	if n := len(noVault.srv.Requests()); n != 0 {
+		t.Errorf("secrets without a key vault: %d calls before the refusal, want none", n)
+	}
 	noCompute := newARMEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) { c.Compute = "" })
 	if _, err := noCompute.w.SubmitJob(t.Context(), trainSpec("no-compute")); provider.CodeOf(err) != provider.InvalidArgument || !strings.Contains(err.Error(), "Config.Compute") {
 		t.Errorf("without a compute: %v, want InvalidArgument naming Config.Compute", err)
@@ -218,6 +225,13 @@ func TestJobDefinition(t *testing.T) {
 		want := map[string]string{"TRACKER_API_KEY": trackerKey, "TIDELINE_GRANT_TRAIN": s.Inputs[0].Grant.URL.Reveal()}[env]
 		if !ok || v != want {
 			t.Errorf("secret of %s in the key vault: found %v, right value %v", env, ok, v == want)
+		}
+		wantExp := time.Time{}
+		if env == "TIDELINE_GRANT_TRAIN" {
+			wantExp = s.Inputs[0].Grant.Expires
+		}
+		if got := e.srv.SecretExpiry(name); !got.Equal(wantExp) {
+			t.Errorf("secret of %s expires %v, want %v (a grant's secret lapses with the grant)", env, got, wantExp)
 		}
 	}
 	if v := e.srv.Violations(); len(v) > 0 {

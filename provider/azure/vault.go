@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -44,16 +45,24 @@ func (v *vaultClient) secretURI(name string) string {
 }
 
 // setSecret stores value under name, replacing the value a retry may have
-// stored already. The value appears in no error.
-func (v *vaultClient) setSecret(ctx context.Context, name, value string, tags map[string]string) error {
+// stored already; a non-zero expires makes the key vault refuse the
+// secret after it. The value appears in no error.
+func (v *vaultClient) setSecret(ctx context.Context, name, value string, tags map[string]string, expires time.Time) error {
 	req, err := runtime.NewRequest(ctx, http.MethodPut, v.secretURI(name)+"?api-version="+vaultAPIVersion)
 	if err != nil {
 		return provider.Errorf(provider.Internal, "azure: building a key vault request: %v", err)
 	}
+	type attributes struct {
+		Expires int64 `json:"exp,omitempty"`
+	}
 	body := struct {
-		Value string            `json:"value"`
-		Tags  map[string]string `json:"tags,omitempty"`
-	}{value, tags}
+		Value      string            `json:"value"`
+		Tags       map[string]string `json:"tags,omitempty"`
+		Attributes *attributes       `json:"attributes,omitempty"`
+	}{Value: value, Tags: tags}
+	if !expires.IsZero() {
+		body.Attributes = &attributes{Expires: expires.Unix()}
+	}
 	if err := runtime.MarshalAsJSON(req, body); err != nil {
 		return provider.Errorf(provider.Internal, "azure: encoding a key vault request")
 	}

@@ -19,8 +19,12 @@ func (s *Server) vaultRoutes() {
 			return Error(http.StatusBadRequest, "BadParameter", "a secret needs a string value")
 		}
 		tags, _ := r.JSON["tags"].(map[string]any)
+		extra := map[string]any{"value": v, "tags": tags}
+		if attrs, ok := r.JSON["attributes"].(map[string]any); ok {
+			extra["exp"] = attrs["exp"]
+		}
 		s.Lock()
-		s.PutLocked(&Resource{Kind: VaultKind, Key: r.Vars["name"], Extra: map[string]any{"value": v, "tags": tags}})
+		s.PutLocked(&Resource{Kind: VaultKind, Key: r.Vars["name"], Extra: extra})
 		s.Unlock()
 		return JSON(http.StatusOK, s.secretBody(r.Vars["name"], tags))
 	})
@@ -52,6 +56,19 @@ func (s *Server) secretBody(name string, tags map[string]any) map[string]any {
 		b["tags"] = tags
 	}
 	return b
+}
+
+// SecretExpiry returns the expiry (attributes.exp) the secret was stored
+// with; zero when it has none.
+func (s *Server) SecretExpiry(name string) time.Time {
+	res, ok := s.Get(VaultKind, name)
+	if !ok {
+		return time.Time{}
+	}
+	if exp, ok := res.Extra["exp"].(float64); ok {
+		return time.Unix(int64(exp), 0)
+	}
+	return time.Time{}
 }
 
 // SecretValue returns the value stored in the key vault under name.
