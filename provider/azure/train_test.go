@@ -388,3 +388,36 @@ func TestSubmitEveryAnswerLostFindsItsJob(t *testing.T) {
 		t.Errorf("%d jobs and %d secrets, want 1 and its 2", len(e.srv.List(azuretest.JobKind, "")), len(e.srv.List(azuretest.VaultKind, "")))
 	}
 }
+
+func TestListJobsFollowsPagesInCreationOrder(t *testing.T) {
+	e := newARMEnv(t, azuretest.Options{PageSize: 2}, nil)
+	names := []string{"job-e", "job-d", "job-c", "job-b", "job-a"}
+	for _, n := range names {
+		if _, err := e.w.SubmitJob(t.Context(), trainSpec(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The service lists in an order of its own: here the jobs' creation
+	// times say job-a came first, though the server lists it last.
+	base := time.Now().Add(-time.Hour)
+	for i, n := range names {
+		e.srv.Update(azuretest.JobKind, n, func(r *azuretest.Resource) {
+			r.Body["systemData"].(map[string]any)["createdAt"] = base.Add(time.Duration(len(names)-i) * time.Minute).Format(time.RFC3339Nano)
+		})
+	}
+	before := e.countRoute("GET jobs")
+	list, err := e.w.ListJobs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, j := range list {
+		got = append(got, j.Spec.Name)
+	}
+	if want := "job-a job-b job-c job-d job-e"; strings.Join(got, " ") != want {
+		t.Errorf("ListJobs = %v, want creation order %s", got, want)
+	}
+	if n := e.countRoute("GET jobs") - before; n != 3 {
+		t.Errorf("%d pages read, want 3 (5 jobs, 2 a page)", n)
+	}
+}
