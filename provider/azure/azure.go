@@ -75,9 +75,9 @@ type Config struct {
 	// may live.
 	MaxGrantTTL time.Duration
 
-	// The Azure Machine Learning workspace, for NewWorkspace; New refuses
-	// a Config that sets any of them, so that a storage-only Provider never
-	// looks as if it trained.
+	// The Azure Machine Learning workspace, for NewWorkspace. New refuses
+	// a Config that sets any of the fields from here on, so that a
+	// storage-only Provider never looks as if it trained.
 	SubscriptionID string
 	ResourceGroup  string
 	Workspace      string
@@ -132,10 +132,28 @@ var (
 // New returns a Provider for cfg. It makes no call to the service. Errors:
 // InvalidArgument when cfg is incomplete or inconsistent, naming the field.
 func New(cfg Config) (*Provider, error) {
-	if cfg.SubscriptionID != "" || cfg.ResourceGroup != "" || cfg.Workspace != "" || cfg.ARMEndpoint != "" || cfg.APIVersion != "" {
-		return nil, provider.Errorf(provider.InvalidArgument, "azure: Config names an Azure Machine Learning workspace (SubscriptionID, ResourceGroup, Workspace, ARMEndpoint or APIVersion is set); use NewWorkspace for it, or clear those fields for storage alone")
+	if set := cfg.workspaceFields(); len(set) > 0 {
+		return nil, provider.Errorf(provider.InvalidArgument, "azure: Config sets %s, which belong to an Azure Machine Learning workspace; use NewWorkspace for one, or clear them for storage alone", strings.Join(set, ", "))
 	}
 	return newStorage(cfg, false)
+}
+
+// workspaceFields names the workspace settings cfg sets.
+func (cfg *Config) workspaceFields() []string {
+	var set []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"SubscriptionID", cfg.SubscriptionID != ""}, {"ResourceGroup", cfg.ResourceGroup != ""}, {"Workspace", cfg.Workspace != ""},
+		{"ARMEndpoint", cfg.ARMEndpoint != ""}, {"APIVersion", cfg.APIVersion != ""}, {"PollInterval", cfg.PollInterval != 0},
+		{"Compute", cfg.Compute != ""}, {"GPUComputes", len(cfg.GPUComputes) > 0}, {"KeyVaultURL", cfg.KeyVaultURL != ""},
+	} {
+		if f.set {
+			set = append(set, "Config."+f.name)
+		}
+	}
+	return set
 }
 
 // newStorage builds the storage part. With workspace set a Config may

@@ -3,6 +3,7 @@ package azure
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
@@ -19,11 +20,24 @@ func workspaceConfig() Config {
 }
 
 func TestNewRefusesWorkspaceSettings(t *testing.T) {
-	cfg := workspaceConfig()
-	cfg.Credential = nil
-	_, err := New(cfg)
-	if provider.CodeOf(err) != provider.InvalidArgument || !strings.Contains(err.Error(), "NewWorkspace") {
-		t.Fatalf("%v, want InvalidArgument pointing to NewWorkspace", err)
+	k, _ := container.NewSharedKeyCredential("acct", testKey)
+	for _, tc := range []struct {
+		field string
+		edit  func(*Config)
+	}{
+		{"SubscriptionID", func(c *Config) { c.SubscriptionID = "s" }},
+		{"Workspace", func(c *Config) { c.Workspace = "w" }},
+		{"ARMEndpoint", func(c *Config) { c.ARMEndpoint = DefaultARMEndpoint }},
+		{"Compute", func(c *Config) { c.Compute = "gpu" }},
+		{"KeyVaultURL", func(c *Config) { c.KeyVaultURL = "https://v.vault.azure.net" }},
+		{"PollInterval", func(c *Config) { c.PollInterval = time.Second }},
+	} {
+		cfg := Config{AccountURL: "https://acct.blob.core.windows.net", Container: "data", Region: "westeurope", SharedKey: k}
+		tc.edit(&cfg)
+		_, err := New(cfg)
+		if provider.CodeOf(err) != provider.InvalidArgument || !strings.Contains(err.Error(), "NewWorkspace") || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: %v, want InvalidArgument naming the field and pointing to NewWorkspace", tc.field, err)
+		}
 	}
 }
 
