@@ -19,9 +19,9 @@ import (
 // provider error. The code comes first from ARM's error code, then from
 // the status:
 //
-//   - a quota or limit code (QuotaExceeded, ...Quota..., ...LimitExceeded,
-//     OperationNotAllowed for a quota): ResourceExhausted, whatever the
-//     status;
+//   - a quota or limit code (any code containing "Quota", such as
+//     QuotaExceeded, or ending in "LimitExceeded"): ResourceExhausted,
+//     whatever the status;
 //   - AuthorizationFailed, LinkedAuthorizationFailed, 401 and 403:
 //     PermissionDenied;
 //   - SubscriptionNotFound, ResourceGroupNotFound, WorkspaceNotFound:
