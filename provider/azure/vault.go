@@ -19,8 +19,8 @@ const (
 	vaultAPIVersion = "7.4"
 )
 
-// vaultClient writes secrets to the workspace's key vault, where a job's
-// secrets configuration refers to them by URI.
+// vaultClient writes secrets to the workspace's key vault, where a job
+// finds them by the URIs in its SecretsEnvVar.
 type vaultClient struct {
 	pl   runtime.Pipeline
 	base string // https://<vault>.vault.azure.net, no trailing slash
