@@ -352,3 +352,15 @@ func TestARMConfiguredAPIVersionIsSent(t *testing.T) {
 		t.Errorf("api-version %q sent, want the configured 2024-10-01", q)
 	}
 }
+
+func TestARMListThatLinksBackEnds(t *testing.T) {
+	e := newARMEnv(t, azuretest.Options{}, nil)
+	e.srv.Handle(azuretest.RouteSpec{Method: http.MethodGet, Pattern: "things"}, func(r *azuretest.Request) *azuretest.Response {
+		return azuretest.JSON(200, map[string]any{"value": []any{"a"}, "nextLink": r.Server().URL + r.URL.EscapedPath() + "?api-version=" + DefaultAPIVersion})
+	})
+	n := 0
+	err := e.w.arm.list(t.Context(), "things", func(json.RawMessage) error { n++; return nil })
+	if provider.CodeOf(err) != provider.Internal || n > 3 {
+		t.Fatalf("%v after %d elements, want Internal once the list links back to a page it read", err, n)
+	}
+}
