@@ -102,10 +102,10 @@ func (s *Sink) load(ctx context.Context) error {
 	defer cancel()
 	props, err := s.c.GetProperties(cctx, nil)
 	if bloberror.HasCode(err, bloberror.BlobNotFound) {
-		any := azcore.ETagAny
+		star := azcore.ETagAny
 		_, err = s.c.Create(cctx, &appendblob.CreateOptions{
 			HTTPHeaders:      &blob.HTTPHeaders{BlobContentType: ptr("application/x-ndjson")},
-			AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &any}},
+			AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &star}},
 		})
 		if err != nil && !bloberror.HasCode(err, bloberror.BlobAlreadyExists) && !isStatus(err, http.StatusPreconditionFailed) {
 			return s.fail("creating the append blob", err)
@@ -137,7 +137,7 @@ func (s *Sink) load(ctx context.Context) error {
 			return err
 		}
 		return &audit.VerifyError{Kind: audit.KindTorn, Offset: start,
-			Detail: fmt.Sprintf("append blob %s ends in %d bytes that are not a complete line; the sink appends whole lines only, so another writer left them; an append blob cannot be cut: keep this blob as evidence, check it with audit.VerifySink, and go on in a new blob", s.name, s.size-start)}
+			Detail: fmt.Sprintf("append blob %s ends in %d bytes that are not a complete line; the sink appends whole lines only, so another writer left them; an append blob cannot be cut: keep this blob as evidence, download it and check it with audit.Verify, and go on in a new blob", s.name, s.size-start)}
 	}
 	return nil
 }
