@@ -322,7 +322,10 @@ func (s *Sink) append(ctx context.Context, chunk []byte) error {
 			"azaudit: append blob "+s.name+" is full (50,000 blocks); roll the log to a new blob (see the package documentation)")
 	}
 	// The append failed, or its answer was lost and the retry found the
-	// blob grown. Which one, the blob says.
+	// blob grown. Which one, the blob says; it is asked with time of its
+	// own, since the append may have used up ctx's.
+	ctx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel2()
 	props, perr := s.c.GetProperties(ctx, nil)
 	if perr != nil {
 		return s.fail(fmt.Sprintf("appending %d bytes at offset %d failed (%s), and reading the blob's length afterwards too", len(chunk), pos, describe(err)), perr)

@@ -497,3 +497,52 @@ func TestBlobPath(t *testing.T) {
 		}
 	}
 }
+
+// slowTransport lets the service apply an append and then holds the
+// answer back for delay, past the sink's timeout.
+type slowTransport struct {
+	delay time.Duration
+	slow  atomic.Int32 // appends still to slow down
+}
+
+func (t *slowTransport) Do(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil && req.URL.Query().Get("comp") == "appendblock" && t.slow.Add(-1) >= 0 {
+		select {
+		case <-time.After(t.delay):
+		case <-req.Context().Done():
+			resp.Body.Close()
+			return nil, req.Context().Err()
+		}
+	}
+	return resp, err
+}
+
+// TestAzuriteAppendTimedOutAfterApplied: the service applied an append
+// whose answer came after the sink's timeout. The check of the blob that
+// follows must have time of its own — with the append's expired context it
+// failed, and the Log stopped although the record was stored once.
+func TestAzuriteAppendTimedOutAfterApplied(t *testing.T) {
+	ctx := context.Background()
+	blobURL := newBlobURL(t)
+	tr := &slowTransport{delay: time.Second}
+	s, err := New(ctx, client(t, blobURL, tr, &policy.RetryOptions{MaxRetries: -1}), &Options{Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := audit.New(ctx, s, &audit.Options{Key: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.slow.Store(1)
+	if _, err := log.Append(ctx, record(1)); err != nil {
+		t.Fatalf("an append applied before its timeout ended: %v", err)
+	}
+	if _, err := log.Append(ctx, record(2)); err != nil {
+		t.Fatal(err)
+	}
+	log.Close()
+	if cp := verify(t, blobURL); cp.Seq != 2 {
+		t.Errorf("verifies up to %d, want 2", cp.Seq)
+	}
+}
