@@ -189,8 +189,8 @@ func TestAzuriteConformance(t *testing.T) {
 
 // TestAzuriteGrantScope checks what the storage itself does with a grant's
 // SAS, beyond the suite: it reads its version, and is refused for another
-// blob, for listing the container (its own prefix or another), for writing
-// and for deleting.
+// blob, for listing the container (its own prefix or another), for writing,
+// for deleting, and once it expired.
 func TestAzuriteGrantScope(t *testing.T) {
 	accountURL := azurite(t)
 	ctn := newContainer(t, accountURL)
@@ -234,5 +234,17 @@ func TestAzuriteGrantScope(t *testing.T) {
 	}
 	if b, err := sasRequest(ctx, g, http.MethodGet, base+"/datasets/claims/1", nil, nil); err != nil || string(b) != "version one" {
 		t.Fatalf("the granted version after the refused writes: %q, %v", b, err)
+	}
+	// A grant is refused once it expired.
+	short, err := p.GrantRead(ctx, "claims", "1", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := sasRequest(ctx, short, http.MethodGet, base+"/datasets/claims/1", nil, nil); err != nil || string(b) != "version one" {
+		t.Fatalf("reading through a short grant before it expires: %q, %v", b, err)
+	}
+	time.Sleep(time.Until(short.Expires) + 1500*time.Millisecond)
+	if b, err := sasRequest(ctx, short, http.MethodGet, base+"/datasets/claims/1", nil, nil); provider.CodeOf(err) != provider.PermissionDenied {
+		t.Errorf("reading through a grant that expired at %v: %d bytes, error %v; want PermissionDenied", short.Expires, len(b), err)
 	}
 }

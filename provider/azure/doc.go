@@ -53,6 +53,18 @@
 // user-delegation SAS not at all short of revoking every key of the
 // identity; grants lapse at their expiry.
 //
+// # The audit principal
+//
+// Principal names the identity a Microsoft Entra ID credential
+// authenticates as, from its access token's claims, in the form an audit
+// record carries: "alice@contoso.com;oid=<object id>" for a user,
+// "app:<client id>;oid=<object id>" for a service principal or managed
+// identity. Give it to mlops.ClientOptions.Principal, so that the records
+// name who the cloud sees. The token itself goes nowhere.
+//
+// The audit log itself can live in an append blob of the same or another
+// account: see package azaudit.
+//
 // # Errors
 //
 // Errors carry the provider's codes: 404 is NotFound (a missing container
@@ -109,5 +121,9 @@
 // starts (scripts/testenv.sh); without it they skip, or fail under
 // TIDELINE_INTEGRATION=required. The user-delegation SAS is tested against
 // a local HTTPS server for its request shape only, since the emulator
-// issues no user-delegation keys.
+// issues no user-delegation keys. Entra ID tokens come from a local token
+// endpoint (azuretest.TokenServer) through azidentity's own
+// ClientSecretCredential. TestAzuriteLargeRoundTrip moves 32 MiB, or 1 GiB
+// with TIDELINE_BENCH_GIB=1 (make bench-large), against a plain azblob
+// upload of the same bytes.
 package azure
