@@ -3,6 +3,7 @@ package coreweave
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -39,4 +40,21 @@ func mapErr(err error, what string) error {
 		code = provider.Conflict
 	}
 	return provider.Errorf(code, "coreweave: %s: %w", what, err)
+}
+
+// apiErr is mapErr for a call the provider makes itself: a 403 becomes
+// PermissionDenied saying which permission is missing (the verb, the
+// resource and the namespace) and where the Role that grants it is.
+func (p *Provider) apiErr(err error, verb, resource, name string) error {
+	if err == nil {
+		return nil
+	}
+	what := verb + " " + resource
+	if name != "" {
+		what += fmt.Sprintf(" %q", name)
+	}
+	if apierrors.IsForbidden(err) {
+		return provider.Errorf(provider.PermissionDenied, "coreweave: %s in namespace %q was forbidden: the credentials lack permission %q on %q in namespace %q; bind them to the Role in coreweave.RoleYAML (%w)", what, p.namespace, verb, resource, p.namespace, err)
+	}
+	return mapErr(err, what+" in namespace "+p.namespace)
 }
