@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"syscall"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -38,6 +42,8 @@ func mapErr(err error, what string) error {
 		code = provider.Unavailable
 	case apierrors.IsGone(err), apierrors.IsResourceExpired(err):
 		code = provider.Conflict
+	case transient(err):
+		code = provider.Unavailable
 	}
 	return provider.Errorf(code, "coreweave: %s: %w", what, err)
 }
@@ -57,4 +63,18 @@ func (p *Provider) apiErr(err error, verb, resource, name string) error {
 		return provider.Errorf(provider.PermissionDenied, "coreweave: %s in namespace %q was forbidden: the credentials lack permission %q on %q in namespace %q; bind them to the Role in coreweave.RoleYAML (%w)", what, p.namespace, verb, resource, p.namespace, err)
 	}
 	return mapErr(err, what+" in namespace "+p.namespace)
+}
+
+// transient reports whether err is a failure of the connection rather than
+// an answer of the API server: a reset, a refused or timed-out dial, a
+// response cut short. Retrying may succeed.
+func transient(err error) bool {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return false
+	}
+	var ne net.Error
+	var ue *url.Error
+	return errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }

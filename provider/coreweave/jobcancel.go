@@ -74,7 +74,7 @@ func (p *Provider) CancelJob(ctx context.Context, name string) (*provider.JobInf
 			p.dropRecord(ctx, o)
 			return nil, p.apiErr(err, "patch", o.kind.resource(), name)
 		}
-		if err := p.deleteObject(ctx, o.kind, name, o.meta.GetUID()); err != nil && !apierrors.IsNotFound(err) {
+		if err := p.deleteObject(ctx, o.kind, name, o.meta.GetUID(), metav1.DeletePropagationForeground); err != nil && !apierrors.IsNotFound(err) {
 			return nil, p.apiErr(err, "delete", o.kind.resource(), name)
 		}
 		info, err = p.infoOf(marked, "")

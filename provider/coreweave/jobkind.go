@@ -160,12 +160,12 @@ func (p *Provider) annotate(ctx context.Context, k kind, name, rv string, ann ma
 	return wrapU(k, u), nil
 }
 
-// deleteObject deletes a job and, through foreground propagation, its pods
-// and Secret before it; uid guards against deleting a job of the same name
-// created since.
-func (p *Provider) deleteObject(ctx context.Context, k kind, name string, uid types.UID) error {
-	fg := metav1.DeletePropagationForeground
-	opts := metav1.DeleteOptions{PropagationPolicy: &fg}
+// deleteObject deletes a job; uid guards against deleting a job of the
+// same name created since. Foreground propagation deletes its pods and
+// Secret before it (a cancellation); background removes the job at once
+// and leaves its dependents to the garbage collector (undoing a create).
+func (p *Provider) deleteObject(ctx context.Context, k kind, name string, uid types.UID, policy metav1.DeletionPropagation) error {
+	opts := metav1.DeleteOptions{PropagationPolicy: &policy}
 	if uid != "" {
 		opts.Preconditions = &metav1.Preconditions{UID: &uid}
 	}

@@ -217,7 +217,7 @@ func (p *Provider) takenElsewhere(ctx context.Context, k kind, name string) (boo
 func (p *Provider) undo(ctx context.Context, o *object) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_ = p.deleteObject(cctx, o.kind, o.meta.GetName(), o.meta.GetUID())
+	_ = p.deleteObject(cctx, o.kind, o.meta.GetName(), o.meta.GetUID(), metav1.DeletePropagationBackground)
 }
 
 // own makes the job the owner of its Secret, so that the garbage collector

@@ -107,6 +107,23 @@ func NewCluster(kubeflow bool) *Cluster {
 	return c
 }
 
+// Clients returns another pair of clients over the same store, with
+// actions recorded apart: a controller playing its part on them leaves the
+// provider's clients recording the provider's requests alone.
+func (c *Cluster) Clients() (*kfake.Clientset, *dynfake.FakeDynamicClient) {
+	kube := kfake.NewClientset()
+	kube.PrependReactor("*", "*", c.kubeT.react)
+	kube.PrependWatchReactor("*", c.kubeT.watch)
+	kube.Resources = c.Kube.Resources
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		PyTorchJobs: "PyTorchJobList",
+		TrainJobs:   "TrainJobList",
+	})
+	dyn.PrependReactor("*", "*", c.dynT.react)
+	dyn.PrependWatchReactor("*", c.dynT.watch)
+	return kube, dyn
+}
+
 // KubeReaction applies an action of the typed clientset to the store, as
 // the cluster's own reactor does. A test reactor that wants the write to
 // happen and then fail (a dropped connection) calls it first.
