@@ -70,7 +70,9 @@ func (h *fakeHarness) SetDeploymentReady(context.Context, provider.Provider, str
 	return provider.Errorf(provider.Unimplemented, "serving is not part of this harness")
 }
 
-func (h *fakeHarness) Settle(ctx context.Context, _ provider.Provider) error { return h.ctl.Settle(ctx) }
+func (h *fakeHarness) Settle(ctx context.Context, _ provider.Provider) error {
+	return h.ctl.Settle(ctx)
+}
 
 func (h *fakeHarness) InspectJob(ctx context.Context, _ provider.Provider, name string) (*providertest.JobView, error) {
 	return h.ctl.Inspect(ctx, name)

@@ -87,11 +87,11 @@ type Provider struct {
 	zone      string // the zone named by Config.Region, or empty
 	now       func() time.Time
 
-	offers      []string // portable GPU names the cluster offers
-	legacyClass bool
-	multiNode   string
-	runtime     string
-	outputBase  string
+	offers        []string // portable GPU names the cluster offers
+	legacyClass   bool
+	multiNode     string
+	runtime       string
+	outputBase    string
 	jurisdictions string // of the region, comma-separated, for the residency annotation
 
 	mu     sync.Mutex

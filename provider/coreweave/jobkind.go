@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 
-
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -277,5 +276,3 @@ func (p *Provider) multiNodeKind(ctx context.Context, name string) (kind, error)
 	}
 	return 0, provider.Errorf(provider.FailedPrecondition, "coreweave: job %q needs more than one node, which this provider runs with %s; the cluster does not serve it: install it, or ask for one node", name, want)
 }
-
-

@@ -129,4 +129,3 @@ func ctxErr(ctx context.Context, err error) error {
 	}
 	return err
 }
-

@@ -502,4 +502,3 @@ func (w *watcher) Stop() {
 
 // ResultChan returns the events.
 func (w *watcher) ResultChan() <-chan watch.Event { return w.ch }
-

@@ -34,7 +34,9 @@ func ValidateJobStatus(job, old *batchv1.Job) field.ErrorList {
 	complete, failed := cond(job, batchv1.JobComplete), cond(job, batchv1.JobFailed)
 	scm, target := cond(job, batchv1.JobSuccessCriteriaMet), cond(job, batchv1.JobFailureTarget)
 	finished := complete || failed
-	bad := func(path *field.Path, msg string) { errs = append(errs, field.Invalid(path, field.OmitValueType{}, msg)) }
+	bad := func(path *field.Path, msg string) {
+		errs = append(errs, field.Invalid(path, field.OmitValueType{}, msg))
+	}
 	if complete && failed {
 		bad(fld.Child("conditions"), "cannot set Complete=True and Failed=true conditions")
 	}
