@@ -174,6 +174,35 @@ func (p *Provider) deleteObject(ctx context.Context, k kind, name string, uid ty
 	return p.res(k).Delete(ctx, name, opts)
 }
 
+// relist lists the one job by name, as a watch's re-list after 410 Gone: it
+// returns the job (nil when gone) and the list's resourceVersion, current
+// for the whole resource, to watch on from.
+func (p *Provider) relist(ctx context.Context, k kind, name string) (*object, string, error) {
+	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
+	if k == kindBatch {
+		l, err := p.kube.BatchV1().Jobs(p.namespace).List(ctx, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		for i := range l.Items {
+			if l.Items[i].Name == name {
+				return wrapBatch(&l.Items[i]), l.ResourceVersion, nil
+			}
+		}
+		return nil, l.ResourceVersion, nil
+	}
+	l, err := p.res(k).List(ctx, opts)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range l.Items {
+		if l.Items[i].GetName() == name {
+			return wrapU(k, &l.Items[i]), l.GetResourceVersion(), nil
+		}
+	}
+	return nil, l.GetResourceVersion(), nil
+}
+
 // watchObject watches one job from resourceVersion rv, with bookmarks.
 func (p *Provider) watchObject(ctx context.Context, k kind, name, rv string) (watch.Interface, error) {
 	opts := metav1.ListOptions{

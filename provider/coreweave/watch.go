@@ -12,72 +12,82 @@ import (
 
 // WatchJob returns the job once its Revision (the object's
 // resourceVersion) differs from afterRevision. It reads the job once, then
-// watches that one object from the version it read, with bookmarks, so
-// that it wakes for a change and for nothing else; when the watch ends it
-// resumes from the last version seen, and when that version has expired
-// (410 Gone) it reads the job again. A job deleted meanwhile is returned
-// from its cancellation record, or NotFound. Errors: NotFound; ctx.Err()
-// when ctx ends first.
+// watches that one object from afterRevision, with bookmarks, so that it
+// wakes for a change and for nothing else. When the watch ends it resumes
+// from the last version seen (an event's or a bookmark's); when that
+// version has expired (410 Gone) it lists the job by name and watches on
+// from the list's version. A job deleted meanwhile is returned from its
+// cancellation record, or NotFound. Errors: NotFound; ctx.Err() when ctx
+// ends first.
 func (p *Provider) WatchJob(ctx context.Context, name, afterRevision string) (*provider.JobInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	o, rec, err := p.find(ctx, name)
+	if err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	if rec != nil {
+		if rec.ResourceVersion != afterRevision {
+			return recordInfo(rec)
+		}
+		// A record does not change; nothing will wake this call.
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if afterRevision == "" || o.meta.GetResourceVersion() != afterRevision {
+		return p.info(ctx, o)
+	}
+	k := o.kind
+	rv := afterRevision
 	for {
-		o, rec, err := p.find(ctx, name)
-		if err != nil {
-			return nil, ctxErr(ctx, err)
+		w, err := p.watchObject(ctx, k, name, rv)
+		var info *provider.JobInfo
+		var expired, deleted bool
+		switch {
+		case err == nil:
+			info, rv, expired, deleted, err = p.consume(ctx, w, k, name, afterRevision, rv)
+			w.Stop()
+		case apierrors.IsGone(err) || apierrors.IsResourceExpired(err):
+			expired, err = true, nil
+		default:
+			err = p.apiErr(err, "watch", k.resource(), name)
 		}
-		if rec != nil {
-			if rec.ResourceVersion != afterRevision {
-				return recordInfo(rec)
-			}
-			// A record does not change; nothing will wake this call.
-			<-ctx.Done()
-			return nil, ctx.Err()
-		}
-		if afterRevision == "" || o.meta.GetResourceVersion() != afterRevision {
-			return p.info(ctx, o)
-		}
-		info, expired, err := p.watchFrom(ctx, o, afterRevision)
-		if info != nil || err != nil {
+		switch {
+		case err != nil || info != nil:
 			return info, ctxErr(ctx, err)
-		}
-		if !expired {
-			// The object was deleted: read it again (its record).
-			continue
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case deleted:
+			return p.afterDelete(ctx, name, afterRevision)
+		case expired:
+			cur, listRV, err := p.relist(ctx, k, name)
+			if err != nil {
+				return nil, ctxErr(ctx, p.apiErr(err, "list", k.resource(), ""))
+			}
+			if cur == nil {
+				return p.afterDelete(ctx, name, afterRevision)
+			}
+			if cur.meta.GetResourceVersion() != afterRevision {
+				return p.info(ctx, cur)
+			}
+			rv = listRV
 		}
 	}
 }
 
-// watchFrom watches o from afterRevision until it changes. It returns
-// expired when the version is too old to watch from, so the caller reads
-// the job again, and neither info nor expired when the job was deleted.
-func (p *Provider) watchFrom(ctx context.Context, o *object, afterRevision string) (*provider.JobInfo, bool, error) {
-	name := o.meta.GetName()
-	rv := afterRevision
-	for {
-		w, err := p.watchObject(ctx, o.kind, name, rv)
-		if err != nil {
-			if apierrors.IsGone(err) || apierrors.IsResourceExpired(err) {
-				return nil, true, nil
-			}
-			return nil, false, p.apiErr(err, "watch", o.kind.resource(), name)
-		}
-		info, next, expired, deleted, err := p.consume(ctx, w, o.kind, name, afterRevision, rv)
-		w.Stop()
-		switch {
-		case err != nil || info != nil:
-			return info, false, err
-		case expired:
-			return nil, true, nil
-		case deleted:
-			return nil, false, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, false, err
-		}
-		rv = next
+// afterDelete returns what is left of a job that was deleted while watched:
+// its cancellation record, or NotFound.
+func (p *Provider) afterDelete(ctx context.Context, name, afterRevision string) (*provider.JobInfo, error) {
+	_, rec, err := p.find(ctx, name)
+	if err != nil {
+		return nil, ctxErr(ctx, err)
 	}
+	if rec != nil {
+		return recordInfo(rec)
+	}
+	// Recreated meanwhile: the caller reads it again.
+	return p.GetJob(ctx, name)
 }
 
 // consume reads one watch until the job changes, the watch ends or ctx
