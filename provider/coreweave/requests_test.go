@@ -3,9 +3,9 @@ package coreweave_test
 import (
 	"context"
 	"fmt"
-	"testing"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
