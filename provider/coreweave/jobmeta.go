@@ -155,10 +155,17 @@ func (p *Provider) jobAnnotations(spec *provider.JobSpec, submission string, cre
 		}
 		ann[key] = spec.Metadata[k]
 	}
-	// The hash covers what the job does and what it carries, never a secret
-	// value: equal hashes mean the same submission.
+	// The hash covers what the job does and what it carries, never a
+	// credential: not a secret value, and not a grant's expiry, which a
+	// resubmission with a freshly issued grant moves. Equal hashes mean the
+	// same submission.
+	forHash := recordOf(spec)
+	for i := range forHash.Inputs {
+		forHash.Inputs[i].GrantExpires = time.Time{}
+	}
+	hrec, _ := json.Marshal(forHash)
 	h := sha256.New()
-	h.Write(rec)
+	h.Write(hrec)
 	md, _ := json.Marshal(spec.Metadata)
 	h.Write([]byte{0})
 	h.Write(md)

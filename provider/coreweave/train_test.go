@@ -499,3 +499,27 @@ func unstructuredInt(obj map[string]any, fields ...string) (int64, bool, error) 
 	n, ok := cur.(int64)
 	return n, ok, nil
 }
+
+// TestSpecHashIgnoresCredentials: a resubmission that differs only in its
+// credentials (a new read grant expiring later, rotated secret values) is
+// the same spec; one with other arguments is not.
+func TestSpecHashIgnoresCredentials(t *testing.T) {
+	e := newEnv(t, false, nil)
+	if _, err := e.p.SubmitJob(e.ctx, jobSpec("train-hash")); err != nil {
+		t.Fatal(err)
+	}
+	again := jobSpec("train-hash")
+	again.Inputs[0].Grant = provider.Grant{URL: secret.NewSecret(grantURL + "-new"), Expires: again.Inputs[0].Grant.Expires.Add(time.Hour)}
+	again.SecretEnv["TRACKER_API_KEY"] = secret.NewSecret("trk-rotated")
+	_, err := e.p.SubmitJob(e.ctx, again)
+	wantCode(t, err, provider.AlreadyExists, "resubmission with new credentials")
+	if !strings.Contains(err.Error(), "the same spec") {
+		t.Errorf("a resubmission with new credentials is reported as %q; want the same spec", err)
+	}
+	other := jobSpec("train-hash")
+	other.Args = []string{"--epochs", "99"}
+	_, err = e.p.SubmitJob(e.ctx, other)
+	if !strings.Contains(err.Error(), "another spec") {
+		t.Errorf("a resubmission with other arguments is reported as %q; want another spec", err)
+	}
+}
