@@ -1,8 +1,9 @@
 // Package coreweavetest supports tests of the coreweave provider: an
 // in-memory cluster over client-go's fake clientsets that behaves like an
-// API server where the provider depends on it, and functions that play the
-// Job controller, the Kubeflow operators and the garbage collector against
-// any cluster, fake or real.
+// API server where the provider depends on it (Cluster), a Controller that
+// plays the Job controller, the Kubeflow operators and the garbage
+// collector against any cluster, fake or real, and the conformance
+// suite's Harness over both.
 package coreweavetest
 
 import (
