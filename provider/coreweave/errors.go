@@ -45,6 +45,11 @@ func mapErr(err error, what string) error {
 	case transient(err):
 		code = provider.Unavailable
 	}
+	if code == provider.PermissionDenied && apierrors.IsForbidden(err) {
+		// The API server's message names the verb, the resource and the
+		// namespace that were refused.
+		return provider.Errorf(code, "coreweave: %s: %w; the Role in coreweave.RoleYAML grants what the provider needs", what, err)
+	}
 	return provider.Errorf(code, "coreweave: %s: %w", what, err)
 }
 
