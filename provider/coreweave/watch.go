@@ -2,6 +2,7 @@ package coreweave
 
 import (
 	"context"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -40,7 +41,18 @@ func (p *Provider) WatchJob(ctx context.Context, name, afterRevision string) (*p
 	}
 	k := o.kind
 	rv := afterRevision
+	pause := time.Duration(0)
 	for {
+		if pause > 0 {
+			// The last watch ended at once with nothing in it: wait before
+			// the next, so that a server closing watches is not hammered.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(pause):
+			}
+		}
+		opened := time.Now()
 		w, err := p.watchObject(ctx, k, name, rv)
 		var info *provider.JobInfo
 		var expired, deleted bool
@@ -72,6 +84,11 @@ func (p *Provider) WatchJob(ctx context.Context, name, afterRevision string) (*p
 				return p.info(ctx, cur)
 			}
 			rv = listRV
+		}
+		if time.Since(opened) < 100*time.Millisecond {
+			pause = min(max(2*pause, 50*time.Millisecond), 2*time.Second)
+		} else {
+			pause = 0
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/tideline-ml/tideline/provider"
@@ -135,5 +136,30 @@ func TestWatchSeesCancellationThroughDeletion(t *testing.T) {
 	info, err := e.p.GetJob(e.ctx, "train-watch")
 	if err != nil || info.State != provider.JobCanceled {
 		t.Fatalf("after deletion GetJob = %v, %v", info, err)
+	}
+}
+
+// TestWatchClosedAtOnceBacksOff: a server that ends every watch at once is
+// not asked again in a tight loop.
+func TestWatchClosedAtOnceBacksOff(t *testing.T) {
+	e := newEnv(t, false, nil)
+	sub, err := e.p.SubmitJob(e.ctx, jobSpec("train-watch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	watches := 0
+	e.cluster.Kube.PrependWatchReactor("jobs", func(k8stesting.Action) (bool, watch.Interface, error) {
+		watches++
+		w := watch.NewFake()
+		w.Stop()
+		return true, w, nil
+	})
+	ctx, cancel := context.WithTimeout(e.ctx, 400*time.Millisecond)
+	defer cancel()
+	if _, err := e.p.WatchJob(ctx, "train-watch", sub.Revision); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WatchJob = %v, want the deadline", err)
+	}
+	if watches > 6 {
+		t.Errorf("%d watches in 400 ms against a server that closes them at once; want a few, backing off", watches)
 	}
 }
