@@ -137,6 +137,11 @@ func batchStatus(j *batchv1.Job) status {
 		st.attempts = 1
 	}
 	st.failedRun = st.state == provider.JobFailed
+	if st.attempts == 0 && !st.state.Terminal() {
+		// The Job controller sets startTime when it creates the first pod,
+		// which may wait for a node; no run has started yet.
+		st.started = time.Time{}
+	}
 	if st.state.Terminal() && st.started.IsZero() {
 		st.started = st.finished
 	}

@@ -44,6 +44,9 @@ func TestBatchStatus(t *testing.T) {
 			if st.state != tc.state || st.attempts != tc.attempts || !strings.Contains(st.message, tc.msg) {
 				t.Errorf("got %s, %d attempts, %q; want %s, %d, a message with %q", st.state, st.attempts, st.message, tc.state, tc.attempts, tc.msg)
 			}
+			if st.attempts == 0 && !st.started.IsZero() {
+				t.Errorf("Started %v before any run started", st.started)
+			}
 			if st.state.Terminal() && !st.finished.Equal(t1.Time) {
 				t.Errorf("Finished %v, want when the outcome was reached (%v)", st.finished, t1)
 			}
