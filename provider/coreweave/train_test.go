@@ -523,3 +523,24 @@ func TestSpecHashIgnoresCredentials(t *testing.T) {
 		t.Errorf("a resubmission with other arguments is reported as %q; want another spec", err)
 	}
 }
+
+// TestNameIsUniqueAcrossKinds: a name held by a single-node Job is not
+// given to a PyTorchJob; the existing job comes back with AlreadyExists
+// and the PyTorchJob made for the check is gone.
+func TestNameIsUniqueAcrossKinds(t *testing.T) {
+	e := newEnv(t, true, nil)
+	if _, err := e.p.SubmitJob(e.ctx, jobSpec("train-kinds")); err != nil {
+		t.Fatal(err)
+	}
+	multi := jobSpec("train-kinds")
+	multi.Nodes = 2
+	info, err := e.p.SubmitJob(e.ctx, multi)
+	wantCode(t, err, provider.AlreadyExists, "SubmitJob of a multi-node job under a single-node job's name")
+	if info == nil || info.Spec.Nodes != 1 || !strings.Contains(err.Error(), "another spec") {
+		t.Errorf("got %+v, %v; want the single-node job", info, err)
+	}
+	l, err := e.cluster.Dynamic.Resource(coreweavetest.PyTorchJobs).Namespace(testNamespace).List(e.ctx, metav1.ListOptions{})
+	if err != nil || len(l.Items) != 0 || len(e.secrets()) != 1 {
+		t.Errorf("%d PyTorchJobs and %d Secrets left; want none and the first job's one", len(l.Items), len(e.secrets()))
+	}
+}
