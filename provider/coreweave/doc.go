@@ -37,7 +37,9 @@
 //
 // MaxRetries becomes the Job's backoffLimit (a PyTorchJob's
 // runPolicy.backoffLimit) and MaxDuration its activeDeadlineSeconds: the
-// cluster's controller owns retries and the deadline.
+// cluster's controller owns retries and the deadline. A TrainJob has no
+// retry setting of its own (its training runtime's JobSet decides), so a
+// TrainJob with MaxRetries above zero is InvalidArgument.
 //
 // The job's name is its idempotency key. A submission that finds the name
 // taken returns the job there with AlreadyExists, and the message says
