@@ -1,7 +1,11 @@
 package coreweave
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -39,9 +43,39 @@ type Config struct {
 
 	// Region is the cluster's region or zone in any spelling the residency
 	// catalog knows ("EU-SOUTH-03", "US-EAST-04A"). Regions() reports the
-	// region's canonical name.
+	// region's canonical name. It is configured rather than read from the
+	// nodes' topology labels: nodes are cluster-scoped, and the provider's
+	// Role (RoleYAML) is namespaced on purpose.
 	Region string
+
+	// GPUs lists the portable GPU names (see the GPUs table) the cluster
+	// offers; a job asking for another is InvalidArgument naming these.
+	// Empty means DefaultOffers(LegacyGPUClass).
+	GPUs []string
+	// LegacyGPUClass places GPU jobs with the legacy node label
+	// gpu.nvidia.com/class instead of node.kubernetes.io/instance-type.
+	LegacyGPUClass bool
+
+	// MultiNode picks the kind of a job with more than one node:
+	// MultiNodePyTorchJob, MultiNodeTrainJob, or empty for the first of
+	// the two whose resource the cluster serves (found by discovery).
+	MultiNode string
+	// TrainingRuntime names the ClusterTrainingRuntime of TrainJobs; empty
+	// means "torch-distributed".
+	TrainingRuntime string
+
+	// OutputBase is where a job writes when its spec names no OutputURI:
+	// OutputBase + "/" + the job's name (an object storage URL, say).
+	// Empty means "coreweave://<namespace>/jobs", which names the place
+	// without being an address a job can write to.
+	OutputBase string
 }
+
+// The kinds of a multi-node job, for Config.MultiNode.
+const (
+	MultiNodePyTorchJob = "PyTorchJob"
+	MultiNodeTrainJob   = "TrainJob"
+)
 
 // Provider runs training jobs and serves models in one namespace of a
 // CoreWeave Kubernetes cluster. It is safe for concurrent use.
@@ -52,6 +86,16 @@ type Provider struct {
 	region    provider.Region
 	zone      string // the zone named by Config.Region, or empty
 	now       func() time.Time
+
+	offers        []string // portable GPU names the cluster offers
+	legacyClass   bool
+	multiNode     string
+	runtime       string
+	outputBase    string
+	jurisdictions string // of the region, comma-separated, for the residency annotation
+
+	mu     sync.Mutex
+	served servedKinds // multi-node resources found by discovery
 }
 
 // New returns a Provider for cfg. It makes no call to the cluster. Errors:
@@ -78,6 +122,30 @@ func New(cfg Config) (*Provider, error) {
 	if errs := validNamespace(cfg.Namespace); errs != "" {
 		return bad("Config.Namespace %q: %s", cfg.Namespace, errs)
 	}
+	switch cfg.MultiNode {
+	case "", MultiNodePyTorchJob, MultiNodeTrainJob:
+	default:
+		return bad("Config.MultiNode %q is not %q, %q or empty", cfg.MultiNode, MultiNodePyTorchJob, MultiNodeTrainJob)
+	}
+	offers := cfg.GPUs
+	if len(offers) == 0 {
+		offers = DefaultOffers(cfg.LegacyGPUClass)
+	}
+	var canon []string
+	for _, name := range offers {
+		g, ok := lookupGPU(name)
+		switch {
+		case !ok:
+			return bad("Config.GPUs names %q, which is not in the GPU table; use one of %s", name, strings.Join(DefaultOffers(false), ", ")+", "+strings.Join(DefaultOffers(true), ", "))
+		case cfg.LegacyGPUClass && len(g.Classes) == 0:
+			return bad("Config.GPUs names %s, which has no legacy gpu.nvidia.com/class value; drop it or unset Config.LegacyGPUClass", g.Name)
+		case !cfg.LegacyGPUClass && len(g.InstanceTypes) == 0:
+			return bad("Config.GPUs names %s, which no CKS instance type carries; set Config.LegacyGPUClass to place it by gpu.nvidia.com/class", g.Name)
+		}
+		if !slices.Contains(canon, g.Name) {
+			canon = append(canon, g.Name)
+		}
+	}
 	if cfg.Region == "" {
 		return bad("Config.Region is empty; set it to the cluster's region or zone, such as \"EU-SOUTH-03\" or \"US-EAST-04A\"")
 	}
@@ -91,6 +159,13 @@ func New(cfg Config) (*Provider, error) {
 		namespace: cfg.Namespace,
 		region:    provider.Region{Name: r.Name, Cloud: Kind},
 		now:       time.Now,
+
+		offers:        canon,
+		legacyClass:   cfg.LegacyGPUClass,
+		multiNode:     cfg.MultiNode,
+		runtime:       cmp.Or(cfg.TrainingRuntime, "torch-distributed"),
+		outputBase:    strings.TrimSuffix(cmp.Or(cfg.OutputBase, "coreweave://"+cfg.Namespace+"/jobs"), "/"),
+		jurisdictions: jurisdictionsOf(r),
 	}
 	if r.Name != cfg.Region {
 		p.zone = cfg.Region

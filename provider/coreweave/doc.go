@@ -5,4 +5,113 @@
 // It implements provider.Trainer, provider.JobWatcher, provider.JobLogger
 // and provider.Serving. CoreWeave has no model registry and no dataset
 // store of this kind; pipelines pair this provider with one that has them.
+//
+// # Construction
+//
+// New takes a Config naming the cluster in exactly one way — a kubeconfig
+// path (and optionally a context), a rest.Config, or ready clients (a
+// kubernetes.Interface with a dynamic.Interface) — the namespace, and the
+// cluster's region or zone ("US-EAST-04A"), which the residency catalog
+// resolves to the region Regions reports. The region is configured, not
+// read from the nodes' topology labels: nodes are cluster-scoped, and the
+// provider's Role is namespaced on purpose. New makes no call to the
+// cluster.
+//
+// # Training
+//
+// A job with one node is a batch/v1 Job; a job with more is a Kubeflow
+// PyTorchJob (kubeflow.org/v1, one master and Nodes-1 workers) or, where
+// only Kubeflow Trainer is installed or Config.MultiNode says so, a
+// TrainJob (trainer.kubeflow.org/v1alpha1, on the ClusterTrainingRuntime
+// Config.TrainingRuntime); which of them the cluster serves is found by
+// discovery, once. The Kubeflow resources go through the dynamic client.
+//
+// GPUs are asked for as nvidia.com/gpu limits and placed by required node
+// affinity on node.kubernetes.io/instance-type (or, with
+// Config.LegacyGPUClass, on gpu.nvidia.com/class). The GPUs table maps
+// portable names (H100, H200, GB200, A100-80GB, …) to instance types and
+// legacy classes. What the region offers is Config.GPUs, by default
+// DefaultOffers: the GPUs of the CKS instance types. A GPU the region does
+// not offer, or more per node than its nodes have, is InvalidArgument
+// naming what the region offers, before anything is created.
+//
+// MaxRetries becomes the Job's backoffLimit (a PyTorchJob's
+// runPolicy.backoffLimit) and MaxDuration its activeDeadlineSeconds: the
+// cluster's controller owns retries and the deadline. A TrainJob has no
+// retry setting of its own (its training runtime's JobSet decides), so a
+// TrainJob with MaxRetries above zero is InvalidArgument.
+//
+// The job's name is its idempotency key. A submission that finds the name
+// taken returns the job there with AlreadyExists, and the message says
+// whether its tideline.dev/spec-hash annotation matches (the same spec) or
+// not. A create whose response was lost is recognised by the random
+// submission id in its annotations; concurrent submissions of one name
+// leave one job.
+//
+// SecretEnv values and the inputs' read grants go into a Secret of their
+// own, created first, made owned by the job once the job exists (so the
+// garbage collector deletes it with the job), and read by the container
+// through secretKeyRef. They appear in no job definition, annotation,
+// error or log line. When the job cannot be created, or a later step of
+// the submission fails, the Secret is deleted, and so is a job the
+// submission created: nothing is left half-made.
+//
+// Labels carry the job's name, the region and app.kubernetes.io/managed-by;
+// annotations carry the spec (everything but secret values, so JobInfo.Spec
+// is read back from the cluster by any process), each JobSpec.Metadata
+// entry verbatim under MetadataPrefix, the spec hash, the submission time
+// and the jurisdictions of the region. A metadata key that cannot be an
+// annotation key, or annotations beyond the API server's 256 KiB, are
+// InvalidArgument before anything is created; nothing is ever cut short.
+//
+// A job's state comes from its status: a Job's active, ready, failed and
+// succeeded counts and its conditions (SuccessCriteriaMet or Complete is
+// Succeeded, FailureTarget or Failed is Failed, Suspended is Queued);
+// Attempts counts the runs started. A PyTorchJob's and a TrainJob's
+// conditions map likewise. The message of a failed job ends with the
+// termination message of its last failed run, read from its pods.
+// Revision is the object's resourceVersion. WatchJob waits with a watch of
+// the one object, with bookmarks, resumed from the last version seen and
+// re-listed when that version has expired (410 Gone); it does not poll.
+// JobLogs reads the logs of the job's pods, found by the label their
+// controller sets.
+//
+// CancelJob of a job that has not ended writes a small record of it (a
+// ConfigMap, labelled tideline.dev/canceled-job, holding the job's
+// annotations and status but no secret), marks the job with the
+// tideline.dev/canceled annotation, conditionally on the version it read,
+// and deletes it with foreground propagation. While the foregroundDeletion
+// finalizer holds the job it reads Canceled from the annotation; once it is
+// gone, from the record, which keeps the name taken as any ended job's is.
+// ListJobs lists jobs and records together, ordered by creation time.
+// Records stay until deleted (kubectl delete configmap -l
+// tideline.dev/canceled-job).
+//
+// # Least privilege
+//
+// RoleYAML (role.yaml in this package) is the namespaced Role the provider
+// needs; a test checks that the trainer makes no request outside it and
+// uses every training rule in it:
+//
+//	batch                  jobs               get list watch create patch delete
+//	kubeflow.org           pytorchjobs        get list watch create patch delete
+//	trainer.kubeflow.org   trainjobs          get list watch create patch delete
+//	""                     secrets            create patch delete
+//	""                     configmaps         get list create update delete
+//	""                     pods               list
+//	""                     pods/log           get
+//	serving.kserve.io      inferenceservices  get list watch create update patch delete  (serving)
+//
+// Secrets are never read back. A request the credentials may not make
+// fails with PermissionDenied naming the verb, the resource and the
+// namespace.
+//
+// # Testing
+//
+// Package coreweavetest has a fake cluster over client-go's fake clientsets
+// that behaves like an API server where the provider relies on one
+// (resource versions, conflicts, foreground deletion, watches that resume
+// and expire, Job status validation), and a Controller that plays the Job
+// controller, the Kubeflow operators and the garbage collector against any
+// cluster, fake or real.
 package coreweave

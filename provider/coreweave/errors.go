@@ -3,6 +3,11 @@ package coreweave
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"syscall"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -37,6 +42,44 @@ func mapErr(err error, what string) error {
 		code = provider.Unavailable
 	case apierrors.IsGone(err), apierrors.IsResourceExpired(err):
 		code = provider.Conflict
+	case transient(err):
+		code = provider.Unavailable
+	}
+	if code == provider.PermissionDenied && apierrors.IsForbidden(err) {
+		// The API server's message names the verb, the resource and the
+		// namespace that were refused.
+		return provider.Errorf(code, "coreweave: %s: %w; the Role in coreweave.RoleYAML grants what the provider needs", what, err)
 	}
 	return provider.Errorf(code, "coreweave: %s: %w", what, err)
+}
+
+// apiErr is mapErr for a call the provider makes itself: a 403 becomes
+// PermissionDenied saying which permission is missing (the verb, the
+// resource and the namespace) and where the Role that grants it is.
+func (p *Provider) apiErr(err error, verb, resource, name string) error {
+	if err == nil {
+		return nil
+	}
+	what := verb + " " + resource
+	if name != "" {
+		what += fmt.Sprintf(" %q", name)
+	}
+	if apierrors.IsForbidden(err) {
+		return provider.Errorf(provider.PermissionDenied, "coreweave: %s in namespace %q was forbidden: the credentials lack permission %q on %q in namespace %q; bind them to the Role in coreweave.RoleYAML (%w)", what, p.namespace, verb, resource, p.namespace, err)
+	}
+	return mapErr(err, what+" in namespace "+p.namespace)
+}
+
+// transient reports whether err is a failure of the connection rather than
+// an answer of the API server: a reset, a refused or timed-out dial, a
+// response cut short. Retrying may succeed.
+func transient(err error) bool {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return false
+	}
+	var ne net.Error
+	var ue *url.Error
+	return errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
