@@ -41,6 +41,9 @@ type Config struct {
 	// catalog knows ("EU-SOUTH-03", "US-EAST-04A"). Regions() reports the
 	// region's canonical name.
 	Region string
+
+	// Serving says how endpoints are built; see ServingConfig.
+	Serving ServingConfig
 }
 
 // Provider runs training jobs and serves models in one namespace of a
@@ -52,6 +55,8 @@ type Provider struct {
 	region    provider.Region
 	zone      string // the zone named by Config.Region, or empty
 	now       func() time.Time
+
+	serving ServingConfig
 }
 
 // New returns a Provider for cfg. It makes no call to the cluster. Errors:
@@ -85,7 +90,11 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, provider.Errorf(provider.InvalidArgument, "coreweave: Config.Region %q is not a CoreWeave region or zone the residency catalog knows: %w", cfg.Region, err)
 	}
+	if err := cfg.Serving.check(); err != nil {
+		return nil, err
+	}
 	p := &Provider{
+		serving:   cfg.Serving,
 		kube:      cfg.Clientset,
 		dyn:       cfg.Dynamic,
 		namespace: cfg.Namespace,
