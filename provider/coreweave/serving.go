@@ -644,6 +644,9 @@ func (p *Provider) firstDeployment(ctx context.Context, ep *endpointObject, d *S
 	}
 	created, err := p.isvcs().Create(ctx, isvc, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
+		if cur, gerr := p.isvcs().Get(ctx, name, metav1.GetOptions{}); gerr == nil && !ours(cur) {
+			return nil, provider.Errorf(provider.FailedPrecondition, "coreweave: endpoint %q cannot get its first deployment: an InferenceService %q that Tideline did not create is in namespace %q; delete or rename it, or use another endpoint", name, name, p.namespace)
+		}
 		// Another CreateDeployment got there first: read it again.
 		return nil, &errRetry{provider.Errorf(provider.Conflict, "coreweave: endpoint %q kept changing while deployment %q was added; try again", name, d.Name)}
 	}
@@ -936,6 +939,9 @@ func (p *Provider) UpdateEndpoint(ctx context.Context, upd *provider.EndpointUpd
 
 func (p *Provider) updateEndpoint(ctx context.Context, ep *endpointObject, upd *provider.EndpointUpdate) (*provider.EndpointInfo, error) {
 	name := ep.obj.GetName()
+	if ep.obj.GetDeletionTimestamp() != nil {
+		return nil, p.deletingErr(ctx, ep)
+	}
 	if upd.IfMatch != "" && upd.IfMatch != ep.obj.GetResourceVersion() {
 		return nil, provider.Errorf(provider.Conflict, "coreweave: endpoint %q changed since it was read (ETag %q, now %q); read it again and recompute the change", name, upd.IfMatch, ep.obj.GetResourceVersion())
 	}

@@ -106,6 +106,21 @@ func (c *Cluster) Settle() {
 	}
 }
 
+// Mutate changes a stored object in place, bypassing the client, as
+// another writer would; the object gets a new resourceVersion. It reports
+// whether the object exists. A reactor prepended to Fake() may call it.
+func (c *Cluster) Mutate(gvr schema.GroupVersionResource, namespace, name string, change func(*unstructured.Unstructured)) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := c.objs[objKey{gvr, namespace, name}]
+	if o == nil {
+		return false
+	}
+	change(o)
+	o.SetResourceVersion(c.nextRV())
+	return true
+}
+
 // Object returns a copy of a stored object, or nil.
 func (c *Cluster) Object(gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
 	c.mu.Lock()
