@@ -25,8 +25,12 @@ package coreweave
 // (Knative mode only). canaryTrafficPercent gives the latest its share and
 // the previous the rest. When the latest receives all traffic KServe rolls
 // it out and no longer routes to the previous one: that deployment is kept,
-// marked retired, until DeleteDeployment removes it, and a split that gives
-// it traffic again is InvalidArgument.
+// marked retired, until DeleteDeployment removes it. A split that gives it
+// traffic again writes its predictor back into spec.predictor (a new
+// revision, with its share as canaryTrafficPercent), and the latest, which
+// KServe keeps as rolled out, becomes the previous: the slots swap, so
+// every split over two deployments can be expressed, and a rollback after a
+// promotion works.
 //
 // The endpoint's ETag is the object's resourceVersion: it also changes when
 // KServe's controller writes status. UpdateEndpoint with IfMatch writes with
@@ -436,16 +440,19 @@ func (p *Provider) ListEndpoints(ctx context.Context) ([]*provider.EndpointInfo,
 		return nil, err
 	}
 	sel := metav1.ListOptions{LabelSelector: LabelEndpoint + "=true"}
+	// ConfigMaps first: the first deployment creates the InferenceService
+	// before it deletes the ConfigMap, so an endpoint changing form between
+	// the two lists is in one of them.
+	cms, err := p.configMaps().List(ctx, sel)
+	if err != nil {
+		return nil, mapErr(err, "listing ConfigMaps")
+	}
 	isvcs, err := p.isvcs().List(ctx, sel)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, kserveMissing(err)
 		}
 		return nil, mapErr(err, "listing InferenceServices")
-	}
-	cms, err := p.configMaps().List(ctx, sel)
-	if err != nil {
-		return nil, mapErr(err, "listing ConfigMaps")
 	}
 	byName := map[string]*provider.EndpointInfo{}
 	for i := range cms.Items {
@@ -906,11 +913,16 @@ func (p *Provider) lastDeployment(ctx context.Context, ep *endpointObject) error
 // UpdateEndpoint replaces the traffic split and merges metadata in one
 // update of the endpoint's object. A split over the latest and the
 // previous deployment becomes canaryTrafficPercent (the latest's share);
-// all traffic to the latest rolls it out and retires the previous one.
-// Errors: NotFound; Conflict when IfMatch is stale; InvalidArgument for a
-// share naming an unknown or retired deployment, a negative share, shares
-// not summing to 100 (0 without deployments), any mirror share above zero
-// (KServe cannot mirror), or bad metadata.
+// all traffic to the latest rolls it out and retires the previous one. A
+// share for a retired deployment puts its predictor back as the newest
+// revision, with that share as the canary, against the latest, which KServe
+// keeps as rolled out: so a rollback after a promotion works, and the
+// deployment is Creating until KServe reports the new revision ready (KServe
+// routes to the rolled-out revision meanwhile). Errors: NotFound; Conflict
+// when IfMatch is stale; InvalidArgument for a share naming an unknown
+// deployment, a negative share, shares not summing to 100 (0 without
+// deployments), any mirror share above zero (KServe cannot mirror), or bad
+// metadata.
 func (p *Provider) UpdateEndpoint(ctx context.Context, upd *provider.EndpointUpdate) (*provider.EndpointInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -1048,8 +1060,24 @@ func (p *Provider) applyTraffic(ep *endpointObject, obj *unstructured.Unstructur
 	c := traffic[latest.Name]
 	prev := ep.slots.Previous
 	if prev != nil && traffic[prev.Name] > 0 && ep.activePrevious() == nil {
-		return provider.Errorf(provider.InvalidArgument, "coreweave: deployment %q of endpoint %q cannot receive traffic again: KServe stopped routing to it when %q received all traffic and was rolled out (it keeps only the last rolled-out revision besides the newest); delete %q and create it again as a new deployment",
-			prev.Name, name, latest.Name, prev.Name)
+		// KServe no longer routes to prev: the latest was rolled out. Serve
+		// prev's predictor again as the newest revision, with its share as
+		// the canary; the latest becomes the revision KServe keeps.
+		share := traffic[prev.Name]
+		back := *prev
+		back.Retired = false
+		back.Generation = ep.obj.GetGeneration() + 1
+		kept := *latest
+		kept.Retired = share == 100
+		pred := deepCopyMap(back.Predictor)
+		if share < 100 {
+			pred["canaryTrafficPercent"] = int64(share)
+		}
+		if err := unstructured.SetNestedMap(obj.Object, pred, "spec", "predictor"); err != nil {
+			return provider.Errorf(provider.Internal, "coreweave: writing the predictor of %q: %v", name, err)
+		}
+		slots.Latest, slots.Previous, slots.TrafficSet = &back, &kept, true
+		return nil
 	}
 	slots.TrafficSet = true
 	if prev == nil || ep.activePrevious() == nil {
@@ -1107,7 +1135,7 @@ func deploymentState(ep *endpointObject, d *SlotDeployment) (provider.Deployment
 	rolledOut := str("status", "components", "predictor", "latestRolledoutRevision")
 	if d == ep.slots.Previous {
 		if d.Retired {
-			return provider.DeploymentReady, fmt.Sprintf("receives no traffic since %q was rolled out; KServe cannot route to it again", ep.slots.Latest.Name)
+			return provider.DeploymentReady, fmt.Sprintf("receives no traffic since %q was rolled out; traffic given to it again serves its predictor as a new revision", ep.slots.Latest.Name)
 		}
 		if rolledOut != "" && (observed < ep.slots.Latest.Generation || rolledOut != latestCreated) {
 			return provider.DeploymentReady, ""

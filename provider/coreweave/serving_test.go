@@ -295,8 +295,6 @@ func TestCanaryIsTwoWay(t *testing.T) {
 	if d := e.state("scoring", "blue"); !strings.Contains(d.Message, "no traffic") {
 		t.Errorf("the retired deployment's message %q does not say it receives no traffic", d.Message)
 	}
-	_, err = e.p.UpdateEndpoint(e.ctx, &provider.EndpointUpdate{Endpoint: "scoring", Traffic: map[string]int{"blue": 10, "green": 90}})
-	wantCode(t, err, provider.InvalidArgument, "traffic back to a retired deployment", "rolled out", "create it again")
 	_, err = e.p.CreateDeployment(e.ctx, e.spec("scoring", "purple"))
 	wantCode(t, err, provider.FailedPrecondition, "a third deployment while the retired one is kept", "two revisions", "blue")
 	if err := e.p.DeleteDeployment(e.ctx, "scoring", "blue"); err != nil {
@@ -309,6 +307,67 @@ func TestCanaryIsTwoWay(t *testing.T) {
 	got, err := e.p.GetEndpoint(e.ctx, "scoring")
 	if err != nil || !sameTraffic(got.Traffic, map[string]int{"green": 100}) {
 		t.Errorf("after adding a canary to a promoted endpoint: traffic %v, %v; want green:100", got.Traffic, err)
+	}
+}
+
+// TestTrafficBackToRetiredDeploymentSwapsSlots: after a promotion KServe
+// no longer routes to the previous revision; a split giving that deployment
+// traffic again (a rollback after the last step of a rollout) serves its
+// predictor as the newest revision with its share as the canary, against the
+// promoted one, which KServe keeps as rolled out.
+func TestTrafficBackToRetiredDeploymentSwapsSlots(t *testing.T) {
+	e := knative(t)
+	e.endpoint("scoring")
+	e.deploy("scoring", "blue")
+	e.deploy("scoring", "green")
+	e.traffic("scoring", map[string]int{"blue": 50, "green": 50})
+	e.traffic("scoring", map[string]int{"green": 100})
+
+	info := e.traffic("scoring", map[string]int{"blue": 10, "green": 90})
+	if !sameTraffic(info.Traffic, map[string]int{"blue": 10, "green": 90}) {
+		t.Errorf("traffic %v, want blue:10 green:90", info.Traffic)
+	}
+	if got := e.storageURI("scoring"); got != "s3://models/fraud/blue" {
+		t.Errorf("spec.predictor serves %q, want blue's model back as the newest revision", got)
+	}
+	if got := e.canary("scoring"); got != 10 {
+		t.Errorf("canaryTrafficPercent = %d, want blue's 10", got)
+	}
+	if d := e.state("scoring", "blue"); d.State != provider.DeploymentCreating {
+		t.Errorf("blue is %s until KServe reports its new revision ready, want Creating", d.State)
+	}
+	e.ready("scoring", "blue")
+	e.ready("scoring", "green")
+	for _, n := range []string{"blue", "green"} {
+		if d := e.state("scoring", n); d.State != provider.DeploymentReady {
+			t.Errorf("%s is %s (%s), want Ready", n, d.State, d.Message)
+		}
+	}
+	if err := validateISVC(t, e.isvc("scoring")); err != nil {
+		t.Errorf("after the swap the InferenceService does not match the CRD: %v", err)
+	}
+	// The full rollback: all traffic to blue rolls it out, green retires.
+	e.traffic("scoring", map[string]int{"blue": 100})
+	if got := e.canary("scoring"); got != -1 {
+		t.Errorf("canaryTrafficPercent = %d after promoting blue, want unset", got)
+	}
+	if err := e.p.DeleteDeployment(e.ctx, "scoring", "green"); err != nil {
+		t.Fatalf("deleting the retired green: %v", err)
+	}
+	// All traffic straight back to a retired deployment: its predictor
+	// comes back without a canary.
+	e.deploy("scoring", "green")
+	e.traffic("scoring", map[string]int{"green": 100})
+	e.traffic("scoring", map[string]int{"blue": 100})
+	if got, uri := e.canary("scoring"), e.storageURI("scoring"); got != -1 || uri != "s3://models/fraud/blue" {
+		t.Errorf("all traffic back to retired blue: canaryTrafficPercent %d, predictor %q; want unset and blue's model", got, uri)
+	}
+	info, _ = e.p.GetEndpoint(e.ctx, "scoring")
+	if !sameTraffic(info.Traffic, map[string]int{"blue": 100}) {
+		t.Errorf("traffic %v, want blue:100", info.Traffic)
+	}
+	if d := e.state("scoring", "green"); !strings.Contains(d.Message, "no traffic") {
+		t.Errorf("green, rolled back from, reads %q; want it retired", d.Message)
 	}
 }
 
