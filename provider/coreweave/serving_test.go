@@ -781,3 +781,35 @@ func TestDeploymentsRecordedInAnnotation(t *testing.T) {
 }
 
 func metav1CreateOptions() metav1.CreateOptions { return metav1.CreateOptions{} }
+
+// TestListEndpointsDuringFirstDeployment: an endpoint that gets its first
+// deployment while ListEndpoints runs (its InferenceService created, then
+// its ConfigMap deleted, between the two lists) is still listed.
+func TestListEndpointsDuringFirstDeployment(t *testing.T) {
+	e := knative(t)
+	e.endpoint("scoring")
+	e.endpoint("other")
+	e.deploy("other", "blue")
+	isvc := e.isvc("other").DeepCopy()
+	isvc.SetName("scoring")
+	var lists atomic.Int32
+	e.cluster.Fake().PrependReactor("list", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if lists.Add(1) == 2 {
+			// Between the two lists of ListEndpoints.
+			e.cluster.Put(coreweave.InferenceServiceResource, isvc)
+			e.cluster.Remove(coreweavetest.ConfigMapResource, testNamespace, "scoring")
+		}
+		return false, nil, nil
+	})
+	list, err := e.p.ListEndpoints(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ep := range list {
+		names = append(names, ep.Name)
+	}
+	if strings.Join(names, ",") != "other,scoring" {
+		t.Errorf("ListEndpoints = %v, want other and scoring", names)
+	}
+}

@@ -121,6 +121,25 @@ func (c *Cluster) Mutate(gvr schema.GroupVersionResource, namespace, name string
 	return true
 }
 
+// Put stores a copy of obj under resource gvr as it is, bypassing the
+// client and its checks, with a new resourceVersion; Remove deletes an
+// object at once. Reactors prepended to Fake() may call both, to play
+// another writer in the middle of a call.
+func (c *Cluster) Put(gvr schema.GroupVersionResource, obj *unstructured.Unstructured) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := obj.DeepCopy()
+	o.SetResourceVersion(c.nextRV())
+	c.objs[objKey{gvr, o.GetNamespace(), o.GetName()}] = o
+}
+
+// Remove deletes a stored object at once; see Put.
+func (c *Cluster) Remove(gvr schema.GroupVersionResource, namespace, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.objs, objKey{gvr, namespace, name})
+}
+
 // Object returns a copy of a stored object, or nil.
 func (c *Cluster) Object(gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
 	c.mu.Lock()
