@@ -120,8 +120,10 @@ type SlotDeployment struct {
 	// predictor was written: the deployment is ready when KServe has
 	// observed that generation and reports the predictor ready.
 	Generation int64 `json:"generation"`
-	// Predictor is the spec.predictor that serves it, kept so that
-	// deleting the latest deployment can put the previous one back.
+	// Predictor is the spec.predictor the provider wrote for it (without
+	// canaryTrafficPercent), kept so that the previous deployment's
+	// predictor can be written back: when the latest is deleted, or a
+	// retired deployment is given traffic again.
 	Predictor map[string]any `json:"predictor"`
 	// Retired marks a previous deployment KServe no longer routes to: the
 	// latest received all traffic and was rolled out.

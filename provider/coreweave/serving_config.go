@@ -56,7 +56,7 @@ const (
 	MetaModelFormat = "model_format"
 )
 
-// servingMode returns the configured mode, Standard when empty.
+// mode returns the configured mode, Standard when empty.
 func (c ServingConfig) mode() DeploymentMode {
 	if c.Mode == "" {
 		return DeploymentModeStandard

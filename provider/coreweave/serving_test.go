@@ -813,3 +813,36 @@ func TestListEndpointsDuringFirstDeployment(t *testing.T) {
 		t.Errorf("ListEndpoints = %v, want other and scoring", names)
 	}
 }
+
+// TestDeleteEndpointForeground: the InferenceService is deleted with
+// foreground propagation, and while KServe's finalizer holds it the
+// endpoint is still read and listed, and refuses new deployments saying it
+// is being deleted.
+func TestDeleteEndpointForeground(t *testing.T) {
+	e := knative(t)
+	e.cluster.DeferDeletes = true
+	e.endpoint("scoring")
+	e.deploy("scoring", "blue")
+	if err := e.p.DeleteEndpoint(e.ctx, "scoring"); err != nil {
+		t.Fatal(err)
+	}
+	var policy string
+	for _, a := range e.cluster.Fake().Actions() {
+		if d, ok := a.(k8stesting.DeleteAction); ok && a.GetResource() == coreweave.InferenceServiceResource {
+			if pp := d.GetDeleteOptions().PropagationPolicy; pp != nil {
+				policy = string(*pp)
+			}
+		}
+	}
+	if policy != "Foreground" {
+		t.Errorf("the InferenceService was deleted with propagation %q, want Foreground", policy)
+	}
+	if _, err := e.p.GetDeployment(e.ctx, "scoring", "blue"); err != nil {
+		t.Errorf("while the delete is held, GetDeployment: %v; the contract lets it be found until the delete finishes", err)
+	}
+	_, err := e.p.CreateDeployment(e.ctx, e.spec("scoring", "green"))
+	wantCode(t, err, provider.FailedPrecondition, "CreateDeployment on an endpoint being deleted", "being deleted")
+	e.cluster.Settle()
+	_, err = e.p.GetEndpoint(e.ctx, "scoring")
+	wantCode(t, err, provider.NotFound, "GetEndpoint after the delete finished")
+}
