@@ -58,6 +58,8 @@ import (
 	"github.com/tideline-ml/tideline/provider"
 )
 
+var _ provider.Serving = (*Provider)(nil)
+
 // The resources the provider serves with.
 var (
 	InferenceServiceResource = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}
