@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -845,4 +846,44 @@ func TestDeleteEndpointForeground(t *testing.T) {
 	e.cluster.Settle()
 	_, err = e.p.GetEndpoint(e.ctx, "scoring")
 	wantCode(t, err, provider.NotFound, "GetEndpoint after the delete finished")
+}
+
+// TestConcurrentFirstDeployments: deployments created at once on an empty
+// endpoint race to create its InferenceService; the losers read it again,
+// so exactly MaxDeployments of them succeed and the rest are refused as
+// over the limit, none half-made.
+func TestConcurrentFirstDeployments(t *testing.T) {
+	for _, mode := range []coreweave.DeploymentMode{coreweave.DeploymentModeKnative, coreweave.DeploymentModeStandard} {
+		t.Run(string(mode), func(t *testing.T) {
+			e := newServingEnv(t, coreweave.ServingConfig{Mode: mode})
+			e.endpoint("scoring")
+			const n = 8
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					_, errs[i] = e.p.CreateDeployment(e.ctx, e.spec("scoring", fmt.Sprintf("rev-%d", i)))
+				})
+			}
+			wg.Wait()
+			ok := 0
+			for i, err := range errs {
+				switch provider.CodeOf(err) {
+				case provider.OK:
+					ok++
+				case provider.FailedPrecondition:
+				default:
+					t.Errorf("CreateDeployment rev-%d: %v", i, err)
+				}
+			}
+			limit := e.p.ServingCapabilities().MaxDeployments
+			list, err := e.p.ListDeployments(e.ctx, "scoring")
+			if err != nil || ok != limit || len(list) != limit {
+				t.Errorf("%d succeeded and %d are listed (%v), want %d", ok, len(list), err, limit)
+			}
+			if e.configMap("scoring") != nil {
+				t.Error("the empty endpoint's ConfigMap survived its first deployment")
+			}
+		})
+	}
 }
