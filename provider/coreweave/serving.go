@@ -574,7 +574,18 @@ func (p *Provider) predictorFor(spec *provider.DeploymentSpec) (map[string]any, 
 // CreateDeployment adds a deployment with no traffic. On an endpoint
 // without deployments it creates the InferenceService; in Knative mode, on
 // an endpoint with one deployment, it makes the new one the latest revision
-// with canaryTrafficPercent 0, so the other keeps all traffic. Errors:
+// with canaryTrafficPercent 0, so the other keeps all traffic.
+//
+// The predictor loads ArtifactURI (model.storageUri) in the model format of
+// the deployment's metadata MetaModelFormat or Config.Serving.ModelFormat,
+// with Config.Serving's runtime and GPUs; InstanceType selects nodes by
+// their node.kubernetes.io/instance-type label, and Instances sets
+// minReplicas and maxReplicas (0 leaves KServe's defaults).
+//
+// KServe routes requests to an InferenceService's only revision whatever
+// the contract's split says: an endpoint's first deployment answers at the
+// endpoint's address once ready, although the endpoint reports no traffic
+// until UpdateEndpoint gives it some. Errors:
 // NotFound; AlreadyExists; FailedPrecondition when the endpoint holds
 // ServingCapabilities().MaxDeployments deployments; InvalidArgument for a
 // bad spec.
