@@ -379,8 +379,9 @@ func bumpUpdate(obj *unstructured.Unstructured) {
 
 // CreateEndpoint creates an endpoint with no deployments: a ConfigMap that
 // holds its metadata until the first deployment. Errors: AlreadyExists when
-// an endpoint, or any InferenceService, of that name exists;
-// InvalidArgument for a bad name, region or metadata.
+// an endpoint, or any InferenceService or ConfigMap, of that name exists;
+// InvalidArgument for a bad name, region or metadata; FailedPrecondition
+// when the cluster has no InferenceService CRD.
 func (p *Provider) CreateEndpoint(ctx context.Context, spec *provider.EndpointSpec) (*provider.EndpointInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -815,9 +816,11 @@ func (p *Provider) ListDeployments(ctx context.Context, endpoint string) ([]*pro
 // DeleteDeployment deletes a deployment that receives no traffic. Deleting
 // the latest puts the previous deployment's predictor back (a new revision
 // with all traffic); deleting a previous one KServe still routes to (before
-// any traffic was assigned) rolls the latest out; deleting the only one
-// turns the endpoint back into its ConfigMap. Errors: NotFound;
-// FailedPrecondition when it receives traffic.
+// any traffic was assigned) rolls the latest out; deleting a retired one
+// only forgets it; deleting the only one turns the endpoint back into its
+// ConfigMap. Errors: NotFound; FailedPrecondition when it receives traffic
+// or the endpoint is being deleted; Unavailable while the endpoint's last
+// deployment is still being removed.
 func (p *Provider) DeleteDeployment(ctx context.Context, endpoint, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
