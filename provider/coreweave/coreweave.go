@@ -69,6 +69,9 @@ type Config struct {
 	// Empty means "coreweave://<namespace>/jobs", which names the place
 	// without being an address a job can write to.
 	OutputBase string
+
+	// Serving says how endpoints are built; see ServingConfig.
+	Serving ServingConfig
 }
 
 // The kinds of a multi-node job, for Config.MultiNode.
@@ -96,6 +99,8 @@ type Provider struct {
 
 	mu     sync.Mutex
 	served servedKinds // multi-node resources found by discovery
+
+	serving ServingConfig
 }
 
 // New returns a Provider for cfg. It makes no call to the cluster. Errors:
@@ -153,7 +158,11 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, provider.Errorf(provider.InvalidArgument, "coreweave: Config.Region %q is not a CoreWeave region or zone the residency catalog knows: %w", cfg.Region, err)
 	}
+	if err := cfg.Serving.check(); err != nil {
+		return nil, err
+	}
 	p := &Provider{
+		serving:   cfg.Serving,
 		kube:      cfg.Clientset,
 		dyn:       cfg.Dynamic,
 		namespace: cfg.Namespace,

@@ -43,7 +43,7 @@
 //
 // The job's name is its idempotency key. A submission that finds the name
 // taken returns the job there with AlreadyExists, and the message says
-// whether its tideline.dev/spec-hash annotation matches (the same spec) or
+// whether its tideline-ml.github.io/spec-hash annotation matches (the same spec) or
 // not. A create whose response was lost is recognised by the random
 // submission id in its annotations; concurrent submissions of one name
 // leave one job.
@@ -77,15 +77,36 @@
 // controller sets.
 //
 // CancelJob of a job that has not ended writes a small record of it (a
-// ConfigMap, labelled tideline.dev/canceled-job, holding the job's
+// ConfigMap, labelled tideline-ml.github.io/canceled-job, holding the job's
 // annotations and status but no secret), marks the job with the
-// tideline.dev/canceled annotation, conditionally on the version it read,
+// tideline-ml.github.io/canceled annotation, conditionally on the version it read,
 // and deletes it with foreground propagation. While the foregroundDeletion
 // finalizer holds the job it reads Canceled from the annotation; once it is
 // gone, from the record, which keeps the name taken as any ended job's is.
 // ListJobs lists jobs and records together, ordered by creation time.
 // Records stay until deleted (kubectl delete configmap -l
-// tideline.dev/canceled-job).
+// tideline-ml.github.io/canceled-job).
+//
+// # Serving
+//
+// An endpoint is one object in the namespace: a ConfigMap until its first
+// deployment, then a KServe InferenceService (serving.kserve.io/v1beta1)
+// whose annotations hold the endpoint's metadata and its deployments.
+// Config.Serving.Mode chooses KServe's deployment mode. In Standard mode,
+// KServe's default, one predictor runs without revisions, so an endpoint
+// holds one deployment and a second is FailedPrecondition naming Knative
+// mode. In Knative mode traffic is split between the newest revision
+// (spec.predictor) and the one last rolled out: an endpoint holds two
+// deployments, and UpdateEndpoint's split becomes canaryTrafficPercent.
+// Giving the newest all traffic rolls it out; giving the older one traffic
+// again serves its predictor as a new revision. Nothing is mirrored. A
+// deployment's model format comes from its metadata key "model_format" or
+// Config.Serving.ModelFormat; InstanceType selects nodes by
+// node.kubernetes.io/instance-type. The ETag is the object's
+// resourceVersion, which KServe's status writes change too: after a
+// Conflict, read the endpoint again. KServe answers at an
+// InferenceService's address as soon as its only revision is ready, before
+// any traffic is assigned through the provider.
 //
 // # Least privilege
 //

@@ -23,29 +23,29 @@ import (
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	ManagedBy      = "tideline"
-	LabelJob       = "tideline.dev/job"
+	LabelJob       = "tideline-ml.github.io/job"
 	// LabelRegion carries the region the job was placed in, for residency
 	// audits with a label selector.
-	LabelRegion = "tideline.dev/region"
+	LabelRegion = "tideline-ml.github.io/region"
 	// LabelCanceled marks the record a canceled job leaves behind.
-	LabelCanceled = "tideline.dev/canceled-job"
+	LabelCanceled = "tideline-ml.github.io/canceled-job"
 
-	AnnotationSpec       = "tideline.dev/spec"
-	AnnotationSpecHash   = "tideline.dev/spec-hash"
-	AnnotationSubmission = "tideline.dev/submission"
-	AnnotationCreated    = "tideline.dev/created"
-	AnnotationSecret     = "tideline.dev/secret"
+	AnnotationSpec       = "tideline-ml.github.io/spec"
+	AnnotationSpecHash   = "tideline-ml.github.io/spec-hash"
+	AnnotationSubmission = "tideline-ml.github.io/submission"
+	AnnotationCreated    = "tideline-ml.github.io/created"
+	AnnotationSecret     = "tideline-ml.github.io/secret"
 	// AnnotationJurisdictions lists the jurisdictions of the job's region
 	// ("EU,EEA,EUDB").
-	AnnotationJurisdictions = "tideline.dev/jurisdictions"
+	AnnotationJurisdictions = "tideline-ml.github.io/jurisdictions"
 	// AnnotationCanceled holds when CancelJob canceled the job.
-	AnnotationCanceled = "tideline.dev/canceled"
+	AnnotationCanceled = "tideline-ml.github.io/canceled"
 	// AnnotationOutputURI, when a job or its operator writes it, says where
 	// the outputs went; it overrides the spec's OutputURI.
-	AnnotationOutputURI = "tideline.dev/output-uri"
+	AnnotationOutputURI = "tideline-ml.github.io/output-uri"
 	// MetadataPrefix prefixes each JobSpec.Metadata key in the annotations;
 	// the value is stored verbatim.
-	MetadataPrefix = "metadata.tideline.dev/"
+	MetadataPrefix = "metadata.tideline-ml.github.io/"
 )
 
 // maxAnnotations is the API server's limit on the total size of an object's

@@ -98,13 +98,6 @@ func (e *env) secrets() []corev1.Secret {
 	return l.Items
 }
 
-func wantCode(t *testing.T, err error, want provider.Code, call string) {
-	t.Helper()
-	if got := provider.CodeOf(err); got != want {
-		t.Fatalf("%s: code %v (%v), want %v", call, got, err, want)
-	}
-}
-
 // TestJobObject checks what SubmitJob writes: retries, deadline, GPUs and
 // placement, the Secret reference, labels and annotations.
 func TestJobObject(t *testing.T) {

@@ -218,7 +218,7 @@ func (p *Provider) buildJob(k kind, spec *provider.JobSpec, pl placement, ann ma
 				return nil, provider.Errorf(provider.Internal, "coreweave: encoding the affinity of job %q: %v", spec.Name, err)
 			}
 			s["runtimePatches"] = []any{map[string]any{
-				"manager": "tideline.dev/coreweave",
+				"manager": "tideline-ml.github.io/coreweave",
 				"trainingRuntimeSpec": map[string]any{"template": map[string]any{"spec": map[string]any{
 					"replicatedJobs": []any{map[string]any{"name": "node", "template": map[string]any{"spec": map[string]any{
 						"template": map[string]any{"spec": map[string]any{"affinity": a}},

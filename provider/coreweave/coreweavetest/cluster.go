@@ -3,7 +3,9 @@
 // API server where the provider depends on it (Cluster), a Controller that
 // plays the Job controller, the Kubeflow operators and the garbage
 // collector against any cluster, fake or real, and the conformance
-// suite's Harness over both.
+// suite's Harness over both; for serving, ServingCluster (the same
+// stand-in behind a dynamic client alone) and SetDeploymentReady, which
+// writes an InferenceService's status as KServe's controller does.
 package coreweavetest
 
 import (
