@@ -506,28 +506,27 @@ func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) 
 	return d, nil
 }
 
-// readDataset is datasetFromInfo into d, which it overwrites.
+// readDataset is datasetFromInfo into d, which must be the zero Dataset
+// (fresh memory: a list fills blocks of them, and writes each field once).
 func (c *Client) readDataset(d *Dataset, providerName string, in *provider.DatasetInfo) error {
-	class := storedClassification(in.Metadata[metaClassification])
-	bind, stored, own, err := c.readDatasetOrigins(providerName, in.Name, in.Version, in.Metadata)
+	md := in.Metadata
+	bind, stored, own, err := c.readDatasetOrigins(providerName, in.Name, in.Version, md)
 	if err != nil {
 		return err
 	}
-	*d = Dataset{
-		Name: in.Name, Version: in.Version,
-		Location:    Location{Provider: providerName, Region: in.Region},
-		DerivedFrom: splitRefs(in.Metadata[metaDerivedFrom]),
-		URI:         in.URI, Digest: in.Digest, Size: in.Size,
-		Labels:    metaToLabels(in.Metadata),
-		Created:   in.Created,
-		CreatedBy: in.Metadata[metaPrincipal],
-		class:     class,
-		bind:      bind,
-		stored:    stored,
-		own:       own,
-		etag:      in.ETag,
-		c:         c,
+	d.Name, d.Version = in.Name, in.Version
+	d.Location = Location{Provider: providerName, Region: in.Region}
+	if refs := md[metaDerivedFrom]; refs != "" {
+		d.DerivedFrom = splitRefs(refs)
 	}
+	d.URI, d.Digest, d.Size = in.URI, in.Digest, in.Size
+	d.Labels = metaToLabels(md)
+	d.Created = in.Created
+	d.CreatedBy = md[metaPrincipal]
+	d.class = storedClassification(md[metaClassification])
+	d.bind, d.stored, d.own = bind, stored, own
+	d.etag = in.ETag
+	d.c = c
 	return nil
 }
 
