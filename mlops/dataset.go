@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/residency"
@@ -21,24 +22,16 @@ import (
 
 // Dataset is one immutable version of a dataset: its bytes never change once
 // created, and their SHA-256 digest is recorded with them.
+//
+// Its residency — Classification, Constraint, Origins, Place — is read
+// through methods. Reading a version checks its stored origins (a version
+// whose origins do not parse is never returned: the read fails with
+// DataLoss) and keeps what binds it; the list of origins is decoded from the
+// stored metadata only when Origins is called, so that listing many
+// versions does not build lists nobody reads.
 type Dataset struct {
 	Name, Version string
 	Location      Location
-	// Place is Location's region as the residency catalog knows it: its
-	// country and jurisdictions. Zero when the catalog does not know it.
-	Place residency.Region
-	// Classification says how sensitive the data is: the most sensitive of
-	// its own and its parents'.
-	Classification residency.Classification
-	// Constraint is where the data may be stored and processed: the
-	// intersection of the constraints of its Origins.
-	Constraint residency.Constraint
-	// Origins are the constraints recorded with the version: its own
-	// rule's (or the tighter one it was given) and one inherited origin per
-	// dataset it was made from, as that dataset was bound at the time.
-	// Decisions read the upstream datasets again, so a later tightening
-	// upstream binds too (see ARCHITECTURE.md, "Residency travels").
-	Origins []Origin
 	// DerivedFrom are the datasets it was made from.
 	DerivedFrom []DatasetRef
 	// URI locates the bytes in the provider; it never carries a credential.
@@ -52,8 +45,84 @@ type Dataset struct {
 	// CreatedBy is the principal that created the version.
 	CreatedBy string
 
+	// class is the classification stored with the version; bind what its
+	// origins bind it to (shared between versions: never modified).
+	class residency.Classification
+	bind  *groupHead
+	// stored is the origins as stored, checked when the version was read;
+	// own the list itself when it is not to be decoded from stored (a
+	// version being created, or origins not in the stored form).
+	stored string
+	own    origins
+
 	etag string
 	c    *Client
+}
+
+// Classification says how sensitive the data is: the most sensitive of its
+// own and its parents'.
+func (d *Dataset) Classification() residency.Classification {
+	if d.bind == nil {
+		return d.class
+	}
+	return max(d.class, d.bind.class)
+}
+
+// Constraint is where the data may be stored and processed: the
+// intersection of the constraints of its Origins. It allows nowhere for a
+// Dataset not read through a Client.
+func (d *Dataset) Constraint() residency.Constraint {
+	if d.bind == nil {
+		return residency.Constraint{}
+	}
+	return d.bind.k
+}
+
+// Origins returns the constraints recorded with the version: its own rule's
+// (or the tighter one it was given) and one inherited origin per dataset it
+// was made from, as that dataset was bound at the time. Decisions read the
+// upstream datasets again, so a later tightening upstream binds too (see
+// ARCHITECTURE.md, "Residency travels").
+//
+// The list is decoded from the stored metadata at each call and is the
+// caller's own. That metadata was checked when the version was read, so
+// decoding it does not fail; should it all the same, Origins returns nil,
+// and every decision that needs the origins fails with DataLoss.
+func (d *Dataset) Origins() []Origin {
+	os, err := d.origins()
+	if err != nil {
+		return nil
+	}
+	if d.own != nil {
+		return slices.Clone(os)
+	}
+	return os
+}
+
+// origins is Origins for mlops: the list, not to be modified, or DataLoss.
+func (d *Dataset) origins() (origins, error) {
+	if d.own != nil || d.stored == "" {
+		return d.own, nil
+	}
+	if d.c == nil {
+		return nil, errorf(InvalidArgument, "dataset handle is not from a Client; use Client.GetDataset")
+	}
+	os, err := d.c.decodeOrigins(d.stored)
+	if err != nil {
+		return nil, errorf(DataLoss, "%s carries residency metadata that does not parse (%v); it cannot be used until its %s metadata is repaired",
+			datasetArtifact(d.Location.Provider, d.Name, d.Version), err, metaOrigins)
+	}
+	return os, nil
+}
+
+// Place is Location's region as the Client's residency catalog knows it:
+// its country and jurisdictions. Zero when the catalog does not know it.
+func (d *Dataset) Place() residency.Region {
+	if d.c == nil {
+		return residency.Region{}
+	}
+	place, _ := d.c.opts.Catalog.Lookup(d.c.cloudOf(d.Location), d.Location.Region)
+	return place
 }
 
 // DatasetRef names a dataset version. Provider may be empty when only one
@@ -137,7 +206,7 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 	}
 	store, _ := c.dataStore(loc.Provider)
 	auto := version == ""
-	d := &Dataset{Name: name, Version: version, Location: loc, Classification: class, Labels: cloneMap(opts.Labels), c: c}
+	d := &Dataset{Name: name, Version: version, Location: loc, class: class, Labels: cloneMap(opts.Labels), c: c}
 	self, err := c.ruleOrigin("", class)
 	if err != nil {
 		return nil, err
@@ -160,7 +229,9 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 			return nil, fmt.Errorf("DerivedFrom[%d]: %w", i, err)
 		}
 		pa := datasetArtifact(parent.Location.Provider, parent.Name, parent.Version)
-		known[pa] = parent.Origins
+		if known[pa], err = parent.origins(); err != nil {
+			return nil, fmt.Errorf("DerivedFrom[%d]: %w", i, err)
+		}
 		parents.add(Origin{Artifact: pa})
 		d.DerivedFrom = append(d.DerivedFrom, parent.Ref())
 	}
@@ -168,8 +239,8 @@ func (c *Client) CreateDataset(ctx context.Context, name, version string, r io.R
 	if err != nil {
 		return nil, fmt.Errorf("dataset %q DerivedFrom: %w", name, err)
 	}
-	d.Classification = max(class, effective.classification())
-	d.Constraint = self.Constraint.Intersect(effective.constraint())
+	d.class = max(class, effective.classification())
+	d.bind = &groupHead{class: d.class, k: self.Constraint.Intersect(effective.constraint())}
 	var unlock func()
 	if auto {
 		unlock = c.lockVersions("dataset", loc.Provider, name)
@@ -260,7 +331,7 @@ func (c *Client) putDataset(ctx context.Context, store provider.DataStore, d *Da
 	loc, name, version := d.Location, d.Name, d.Version
 	self.Artifact = datasetArtifact(loc.Provider, name, version)
 	own := append(origins{self}, recorded...)
-	d.Origins = own
+	d.own = own
 	decide := append(origins{self}, effective...)
 	req := &Request{Action: ActionDatasetCreate, Target: fmtTarget("dataset", name, version), Location: loc, Dataset: d, Origins: decide}
 	res, err := c.govern(ctx, req, func(ctx context.Context, op *Operation) (any, error) {
@@ -275,7 +346,7 @@ func (c *Client) putDataset(ctx context.Context, store provider.DataStore, d *Da
 			return nil, errorf(FailedPrecondition, "dataset %s@%s was deleted; its deletion record keeps its residency, and a deleted version is never created again: create another version", name, version)
 		}
 		md := labelsToMeta(labels)
-		md[metaClassification] = d.Classification.String()
+		md[metaClassification] = d.Classification().String()
 		if err := putOrigins(md, "dataset "+name+"@"+version, own); err != nil {
 			return nil, err
 		}
@@ -362,11 +433,11 @@ func (c *Client) existingDataset(ctx context.Context, store provider.DataStore, 
 	if have.Location.Region != want.Location.Region {
 		diffs = append(diffs, fmt.Sprintf("region %s, not %s", have.Location.Region, want.Location.Region))
 	}
-	if have.Classification != want.Classification {
-		diffs = append(diffs, fmt.Sprintf("classification %s, not %s", have.Classification, want.Classification))
+	if have.Classification() != want.Classification() {
+		diffs = append(diffs, fmt.Sprintf("classification %s, not %s", have.Classification(), want.Classification()))
 	}
-	if !have.Constraint.Equal(want.Constraint) {
-		diffs = append(diffs, fmt.Sprintf("constraint %s, not %s", have.Constraint, want.Constraint))
+	if !have.Constraint().Equal(want.Constraint()) {
+		diffs = append(diffs, fmt.Sprintf("constraint %s, not %s", have.Constraint(), want.Constraint()))
 	}
 	if len(diffs) > 0 {
 		return nil, errorf(AlreadyExists, "dataset %s@%s already exists in provider %q with %s; versions are immutable, create a new version", want.Name, want.Version, want.Location.Provider, strings.Join(diffs, ", "))
@@ -425,46 +496,54 @@ func (c *Client) nextDatasetVersion(ctx context.Context, pn string, store provid
 // datasetFromInfo reads a stored version back, residency included. A
 // version written by something other than Tideline has no classification:
 // it is treated as restricted, the careful guess, rather than as public.
+// Its origins are checked, not decoded (readDatasetOrigins). The Dataset
+// keeps no reference to in.Metadata beyond strings read from it.
 func (c *Client) datasetFromInfo(providerName string, in *provider.DatasetInfo) (*Dataset, error) {
-	return c.decodeDataset(providerName, in, nil)
-}
-
-// decodeDataset is datasetFromInfo with places, when not nil, keeping the
-// catalog's answer for each region of the provider, so that a list looks a
-// region up once rather than once a version.
-func (c *Client) decodeDataset(providerName string, in *provider.DatasetInfo, places map[string]residency.Region) (*Dataset, error) {
-	class, err := residency.ParseClassification(in.Metadata[metaClassification])
-	if err != nil || !class.Valid() {
-		class = residency.Restricted
-	}
-	self := datasetArtifact(providerName, in.Name, in.Version)
-	os, err := c.readOrigins(self, in.Metadata, self)
-	if err != nil {
+	d := new(Dataset)
+	if err := c.readDataset(d, providerName, in); err != nil {
 		return nil, err
 	}
-	loc := Location{Provider: providerName, Region: in.Region}
-	place, known := places[in.Region]
-	if !known {
-		place, _ = c.opts.Catalog.Lookup(c.cloudOf(loc), in.Region)
-		if places != nil {
-			places[in.Region] = place
+	return d, nil
+}
+
+// readDataset is datasetFromInfo into d, which must be the zero Dataset
+// (fresh memory: a list fills blocks of them, and writes each field once).
+func (c *Client) readDataset(d *Dataset, providerName string, in *provider.DatasetInfo) error {
+	md := in.Metadata
+	bind, stored, own, err := c.readDatasetOrigins(providerName, in.Name, in.Version, md)
+	if err != nil {
+		return err
+	}
+	d.Name, d.Version = in.Name, in.Version
+	d.Location = Location{Provider: providerName, Region: in.Region}
+	if refs := md[metaDerivedFrom]; refs != "" {
+		d.DerivedFrom = splitRefs(refs)
+	}
+	d.URI, d.Digest, d.Size = in.URI, in.Digest, in.Size
+	d.Labels = metaToLabels(md)
+	d.Created = in.Created
+	d.CreatedBy = md[metaPrincipal]
+	d.class = storedClassification(md[metaClassification])
+	d.bind, d.stored, d.own = bind, stored, own
+	d.etag = in.ETag
+	d.c = c
+	return nil
+}
+
+// storedClassification reads the classification stored with an artifact:
+// restricted, the careful guess, when there is none or it does not parse.
+// The form Tideline writes is matched before anything is parsed.
+func storedClassification(s string) residency.Classification {
+	for c := residency.Public; c <= residency.Restricted; c++ {
+		if s == c.String() {
+			return c
 		}
 	}
-	return &Dataset{
-		Name: in.Name, Version: in.Version,
-		Location:       loc,
-		Place:          place,
-		Classification: max(class, os.classification()),
-		Constraint:     os.constraint(),
-		Origins:        os,
-		DerivedFrom:    splitRefs(in.Metadata[metaDerivedFrom]),
-		URI:            in.URI, Digest: in.Digest, Size: in.Size,
-		Labels:    metaToLabels(in.Metadata),
-		Created:   in.Created,
-		CreatedBy: in.Metadata[metaPrincipal],
-		etag:      in.ETag,
-		c:         c,
-	}, nil
+	class, err := residency.ParseClassification(s)
+	if err != nil || !class.Valid() {
+		return residency.Restricted
+	}
+	return class
 }
 
 // joinRefs and splitRefs store dataset references in one metadata value:
@@ -501,19 +580,23 @@ func (d *Dataset) Tighten(ctx context.Context, constraint residency.Constraint) 
 		return errorf(InvalidArgument, "dataset handle is not from a Client; use Client.GetDataset")
 	}
 	c := d.c
-	if _, err := d.Constraint.Tighten(constraint); err != nil {
-		return errorf(InvalidArgument, "dataset %s may only be tightened within %s: %v", d.Ref(), d.Constraint, err)
+	if _, err := d.Constraint().Tighten(constraint); err != nil {
+		return errorf(InvalidArgument, "dataset %s may only be tightened within %s: %v", d.Ref(), d.Constraint(), err)
 	}
 	store, err := c.dataStore(d.Location.Provider)
 	if err != nil {
 		return err
 	}
 	selfName := datasetArtifact(d.Location.Provider, d.Name, d.Version)
-	i := slices.IndexFunc(d.Origins, func(o Origin) bool { return o.Artifact == selfName })
+	stored, err := d.origins()
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(stored, func(o Origin) bool { return o.Artifact == selfName })
 	if i < 0 {
 		return errorf(FailedPrecondition, "dataset %s has no residency origin of its own to tighten; get it again through the Client", d.Ref())
 	}
-	own := slices.Clone(origins(d.Origins))
+	own := slices.Clone(stored)
 	own[i].Constraint, own[i].Rule = own[i].Constraint.Intersect(constraint), "tightened"
 	decide, err := c.effectiveOrigins(ctx, []Origin{{Artifact: selfName}}, map[string]origins{selfName: own})
 	if err != nil {
@@ -646,10 +729,11 @@ func latestDataset(ctx context.Context, store provider.DataStore, name string) (
 
 // ListDatasets yields the versions of the named dataset (of every dataset
 // when name is empty) across the Client's providers, ordered by provider,
-// name and creation time. Each version is decoded as it is yielded; a
-// failure (a bad name, a provider error, metadata that does not parse) is
-// yielded once, with a nil *Dataset, and ends the sequence. Collect gathers
-// the sequence into a slice.
+// name and creation time. Each version is read as it is yielded, its
+// origins checked but not decoded (Dataset.Origins decodes them); a failure
+// (a bad name, a provider error, metadata that does not parse) is yielded
+// once, with a nil *Dataset, and ends the sequence. Collect gathers the
+// sequence into a slice.
 func (c *Client) ListDatasets(ctx context.Context, name string) iter.Seq2[*Dataset, error] {
 	return func(yield func(*Dataset, error) bool) {
 		if name != "" {
@@ -669,19 +753,35 @@ func (c *Client) ListDatasets(ctx context.Context, name string) iter.Seq2[*Datas
 				yield(nil, err)
 				return
 			}
-			places := map[string]residency.Region{}
-			for _, in := range infos {
+			// The Datasets are made in blocks, which costs one allocation a
+			// block rather than one a version, yet does not keep a whole
+			// list alive for the one a caller keeps.
+			var block []Dataset
+			for i, in := range infos {
 				if in.Name == tombstoneName {
 					continue // deletion records are not datasets
 				}
-				d, err := c.decodeDataset(pn, in, places)
-				if !yield(d, err) || err != nil {
+				if len(block) == 0 {
+					block = make([]Dataset, min(len(infos)-i, listBlock))
+				}
+				d := &block[0]
+				block = block[1:]
+				if err := c.readDataset(d, pn, in); err != nil {
+					yield(nil, err)
+					return
+				}
+				if !yield(d, nil) {
 					return
 				}
 			}
 		}
 	}
 }
+
+// listBlock is how many Datasets a list makes in one allocation: as many
+// as 16 KiB holds beside the 8 bytes the allocator keeps with a block of
+// values with pointers, so that no block is rounded up to a larger size.
+const listBlock = (16<<10 - 8) / int(unsafe.Sizeof(Dataset{}))
 
 // Open opens the version for reading. The reader verifies the bytes as they
 // stream: at the end, a digest or size that differs from the recorded one
@@ -873,17 +973,21 @@ func (d *Dataset) Delete(ctx context.Context) error {
 // (a retried deletion) is kept.
 func (c *Client) writeTombstone(ctx context.Context, store provider.DataStore, d *Dataset, principal, opID string) error {
 	md := map[string]string{
-		metaClassification: d.Classification.String(),
+		metaClassification: d.Classification().String(),
 		metaTombstoneOf:    d.Name + "@" + d.Version,
 		metaDeletedAt:      c.opts.Now().UTC().Format(time.RFC3339),
 		metaPrincipal:      principal,
 		metaOperation:      opID,
 	}
-	if err := putOrigins(md, "the deletion record of dataset "+d.Ref().String(), origins(d.Origins)); err != nil {
+	os, err := d.origins()
+	if err != nil {
+		return err
+	}
+	if err := putOrigins(md, "the deletion record of dataset "+d.Ref().String(), os); err != nil {
 		return err
 	}
 	stripEmpty(md)
-	_, err := store.PutDataset(ctx, &provider.PutDatasetRequest{
+	_, err = store.PutDataset(ctx, &provider.PutDatasetRequest{
 		Name: tombstoneName, Version: tombstoneVersion(d.Name, d.Version), Region: d.Location.Region,
 		Metadata: md, Content: provider.NewContent(strings.NewReader(""), nil),
 	})

@@ -33,7 +33,7 @@ func TestDatasetCreateGetOpen(t *testing.T) {
 	sum := sha256.Sum256([]byte(body))
 	require.Equal(t, fmt.Sprintf("sha256:%x", sum), d.Digest)
 	require.Equal(t, int64(len(body)), d.Size)
-	require.Equal(t, residency.Restricted, d.Classification)
+	require.Equal(t, residency.Restricted, d.Classification())
 	require.Equal(t, euWest, d.Location)
 	require.Equal(t, alice.ID, d.CreatedBy)
 	require.NotEmpty(t, progress)
@@ -42,7 +42,7 @@ func TestDatasetCreateGetOpen(t *testing.T) {
 	got, err := e.c.GetDataset(e.ctx, mlops.DatasetRef{Name: "claims", Version: "1"})
 	require.NoError(t, err)
 	require.Equal(t, d.Digest, got.Digest)
-	require.Equal(t, residency.Restricted, got.Classification)
+	require.Equal(t, residency.Restricted, got.Classification())
 	require.Equal(t, map[string]string{"owner": "risk"}, got.Labels)
 
 	var down []int64

@@ -37,14 +37,14 @@ func Permissive() *Policy { return &Policy{permissive: true} }
 func requestClass(req *Request) residency.Classification {
 	c := origins(req.Origins).classification()
 	if req.Dataset != nil {
-		c = max(c, req.Dataset.Classification)
+		c = max(c, req.Dataset.Classification())
 	}
 	if req.Model != nil {
 		c = max(c, req.Model.Classification)
 	}
 	for _, d := range req.Inputs {
 		if d != nil {
-			c = max(c, d.Classification)
+			c = max(c, d.Classification())
 		}
 	}
 	if req.Traffic != nil {

@@ -31,7 +31,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println("dataset", claims.Ref(), claims.Size, "bytes,", claims.Classification)
+	fmt.Println("dataset", claims.Ref(), claims.Size, "bytes,", claims.Classification())
 
 	job, err := c.SubmitJob(ctx, mlops.TrainJobSpec{
 		Name: "fraud", Location: mlops.Location{Provider: "lab", Region: "EU-SOUTH-03"},
@@ -135,7 +135,7 @@ func Example_residency() {
 
 	claims, _ := c.CreateDataset(ctx, "claims", "1", strings.NewReader("id,amount\n"),
 		&mlops.CreateDatasetOptions{Location: mlops.Location{Region: "westeurope"}, Classification: residency.Restricted})
-	fmt.Println(claims.Ref(), "may live in", claims.Constraint)
+	fmt.Println(claims.Ref(), "may live in", claims.Constraint())
 
 	job, _ := c.SubmitJob(ctx, mlops.TrainJobSpec{Name: "fraud", Location: mlops.Location{Region: "EU-SOUTH-03"},
 		Image:  "registry.example/ml/train@sha256:0d5e1bc0a6b3c4f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6",

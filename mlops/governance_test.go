@@ -41,7 +41,7 @@ func TestResidencyInheritanceAcrossClients(t *testing.T) {
 
 	claims, err := a.c.CreateDataset(ctx, "claims", "1", strings.NewReader("x"), &mlops.CreateDatasetOptions{Location: euWest, Classification: residency.Restricted})
 	require.NoError(t, err)
-	require.Equal(t, "EU/EEA", claims.Constraint.String())
+	require.Equal(t, "EU/EEA", claims.Constraint().String())
 
 	// A derived dataset inherits the constraint and the classification.
 	_, err = a.c.CreateDataset(ctx, "features", "1", strings.NewReader("f"), &mlops.CreateDatasetOptions{
@@ -50,7 +50,7 @@ func TestResidencyInheritanceAcrossClients(t *testing.T) {
 	features, err := a.c.CreateDataset(ctx, "features", "1", strings.NewReader("f"), &mlops.CreateDatasetOptions{
 		Location: at("northeurope"), Classification: residency.Internal, DerivedFrom: []mlops.DatasetRef{claims.Ref()}})
 	require.NoError(t, err)
-	require.Equal(t, residency.Restricted, features.Classification)
+	require.Equal(t, residency.Restricted, features.Classification())
 	require.Equal(t, []mlops.DatasetRef{claims.Ref()}, features.DerivedFrom)
 
 	// Client B knows nothing of A: it reads the constraint from the provider.
@@ -109,10 +109,10 @@ func TestTightenNeverLoosen(t *testing.T) {
 	requireCode(t, err, mlops.InvalidArgument, "only narrow")
 
 	d := e.dataset("claims", "1", "x")
-	require.True(t, d.Constraint.IsAnywhere())
+	require.True(t, d.Constraint().IsAnywhere())
 	eu := residency.MustParseConstraint("EEA")
 	require.NoError(t, d.Tighten(e.ctx, eu))
-	require.Equal(t, "EU/EEA", d.Constraint.String())
+	require.Equal(t, "EU/EEA", d.Constraint().String())
 	requireCode(t, d.Tighten(e.ctx, residency.Anywhere()), mlops.InvalidArgument, "tightened within")
 
 	// The tighter constraint binds what comes after, in any Client.
@@ -154,7 +154,7 @@ func TestUnknownRegionIsNeverAllowed(t *testing.T) {
 	e2 := newEnvOver(t, mem, &mlops.ClientOptions{Catalog: cat})
 	d, err := e2.c.CreateDataset(e2.ctx, "claims", "1", strings.NewReader("x"), &mlops.CreateDatasetOptions{Location: loc, Classification: residency.Restricted})
 	require.NoError(t, err)
-	require.Equal(t, residency.Restricted, d.Classification)
+	require.Equal(t, residency.Restricted, d.Classification())
 }
 
 func TestCustomRules(t *testing.T) {

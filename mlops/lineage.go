@@ -144,8 +144,8 @@ func (r *LineageRecorder) addUpstream(ctx context.Context, n lineage.Node) error
 func (r *LineageRecorder) dataset(ctx context.Context, d *Dataset) error {
 	n := lineage.NewDataset(d.Location.Provider+"/"+d.Name, d.Version, d.Digest)
 	n.Attrs["region"] = d.Location.Region
-	n.Attrs["classification"] = d.Classification.String()
-	n.Attrs["constraint"] = d.Constraint.Encode()
+	n.Attrs["classification"] = d.Classification().String()
+	n.Attrs["constraint"] = d.Constraint().Encode()
 	if err := r.store.AddNode(ctx, n); err != nil {
 		return err
 	}
@@ -199,9 +199,9 @@ func lineageRun(j *TrainJob, inputs []*Dataset) lineage.JobRun {
 	}
 	for _, in := range inputs {
 		ref := lineage.DatasetRef{Namespace: in.Location.Provider, Name: in.Name, Version: in.Version, Digest: in.Digest}
-		if in.Place.Country != "" {
-			ref.Residency = &lineage.Residency{Classification: in.Classification.String(), Constraint: in.Constraint.Encode(),
-				Region: in.Location.Region, Country: in.Place.Country}
+		if place := in.Place(); place.Country != "" {
+			ref.Residency = &lineage.Residency{Classification: in.Classification().String(), Constraint: in.Constraint().Encode(),
+				Region: in.Location.Region, Country: place.Country}
 		}
 		run.Inputs = append(run.Inputs, ref)
 	}

@@ -309,7 +309,9 @@ func (c *Client) decodeOriginsJSON(s string) (origins, error) {
 	return out, nil
 }
 
-// groupHead is what one group says of all its artifacts.
+// groupHead is what one group says of all its artifacts. Heads are never
+// modified once made: the cache shares them between every artifact stored
+// under the same group, and a Dataset keeps one as what binds it.
 type groupHead struct {
 	class residency.Classification
 	rule  string
@@ -340,25 +342,48 @@ func (c *Client) parseGroupHead(i int, class, rule, constraint string) (groupHea
 // Client does not control.
 type groupCache struct {
 	mu sync.Mutex
-	m  map[string]groupHead
+	m  map[string]*groupHead
 }
 
 const maxGroupCache = 256
 
-// decodeCanonical reads origins in exactly the form encodeOrigins writes:
-// [{"c":"…","r":"…","k":"…","a":["…",…]},…] with no space, the keys in that
-// order, printable ASCII alone, and no escape in an artifact. ok is false
-// for anything else, and for origins that fail a check: decodeOrigins then
-// reads them with encoding/json, which says what is wrong.
+// decodeCanonical reads origins in exactly the form encodeOrigins writes;
+// see scanCanonical. ok is false for anything else.
 func (c *Client) decodeCanonical(s string) (out origins, ok bool) {
+	if s == "[]" {
+		return origins{}, true
+	}
+	ok = c.scanCanonical(s, func(h *groupHead, a string) {
+		if out == nil {
+			out = make(origins, 0, 1) // a dataset made from nothing has one
+		}
+		out = append(out, Origin{Artifact: a, Classification: h.class, Rule: h.rule, Constraint: h.k})
+	})
+	if !ok {
+		return nil, false
+	}
+	return out, true
+}
+
+// scanCanonical reads origins in exactly the form encodeOrigins writes:
+// [{"c":"…","r":"…","k":"…","a":["…",…]},…] with no space, the keys in that
+// order, printable ASCII alone, and no escape in an artifact, calling each
+// for every artifact with its group's head, in order. It reports false for
+// anything else, and for origins that fail a check — each may have been
+// called by then: decodeOrigins then reads them with encoding/json, which
+// says what is wrong. It allocates nothing but the heads it parses.
+func (c *Client) scanCanonical(s string, each func(h *groupHead, artifact string)) bool {
 	const headPrefix = `{"c":"`
 	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
-		return nil, false
+		return false
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] >= 0x7f {
-			return nil, false
+			return false
 		}
+	}
+	if s == "[]" {
+		return true
 	}
 	// str reads a JSON string starting at s[i] == '"' and returns the
 	// index after its closing quote; escapes are skipped over, not read.
@@ -385,76 +410,70 @@ func (c *Client) decodeCanonical(s string) (out origins, ok bool) {
 		return 0
 	}
 	pos := 1
-	if s == "[]" {
-		return origins{}, true
-	}
 	for gi := 0; ; gi++ {
 		// The head: {"c":"…","r":"…","k":"…",
 		if !strings.HasPrefix(s[pos:], headPrefix) {
-			return nil, false
+			return false
 		}
 		start := pos
 		end, _, ok := str(pos + len(headPrefix) - 1)
 		if !ok || !strings.HasPrefix(s[end:], `,"r":`) {
-			return nil, false
+			return false
 		}
 		if end, _, ok = str(end + len(`,"r":`)); !ok || !strings.HasPrefix(s[end:], `,"k":`) {
-			return nil, false
+			return false
 		}
 		if end, _, ok = str(end + len(`,"k":`)); !ok || !strings.HasPrefix(s[end:], `,"a":[`) {
-			return nil, false
+			return false
 		}
 		h, err := c.groupHead(gi, s[start:end])
 		if err != nil {
-			return nil, false // encoding/json says what is wrong
+			return false // encoding/json says what is wrong
 		}
 		pos = end + len(`,"a":[`)
 		if at(pos) == ']' {
-			return nil, false
+			return false
 		}
 		for {
 			end, escaped, ok := str(pos)
 			if !ok || escaped {
-				return nil, false
+				return false
 			}
 			a := s[pos+1 : end-1]
 			if a == "" {
-				return nil, false
+				return false
 			}
-			if out == nil {
-				out = make(origins, 0, 1) // a dataset made from nothing has one
-			}
-			out = append(out, Origin{Artifact: a, Classification: h.class, Rule: h.rule, Constraint: h.k})
+			each(h, a)
 			pos = end
 			if at(pos) == ',' {
 				pos++
 				continue
 			}
 			if at(pos) != ']' {
-				return nil, false
+				return false
 			}
 			pos++
 			break
 		}
 		if at(pos) != '}' {
-			return nil, false
+			return false
 		}
 		pos++
 		switch {
 		case pos == len(s)-1:
-			return out, true
+			return true
 		case at(pos) == ',':
 			pos++
 		default:
-			return nil, false
+			return false
 		}
 	}
 }
 
 // groupHead returns the head of group i from its stored text,
 // {"c":"…","r":"…","k":"…" — from the Client's cache, or parsed and added to
-// it.
-func (c *Client) groupHead(i int, text string) (groupHead, error) {
+// it. The head is shared: it must not be modified.
+func (c *Client) groupHead(i int, text string) (*groupHead, error) {
 	gc := &c.groups
 	gc.mu.Lock()
 	h, ok := gc.m[text]
@@ -464,15 +483,16 @@ func (c *Client) groupHead(i int, text string) (groupHead, error) {
 	}
 	var g originGroup
 	if err := json.Unmarshal([]byte(text+`}`), &g); err != nil {
-		return groupHead{}, err
+		return nil, err
 	}
-	h, err := c.parseGroupHead(i, g.Classification, g.Rule, g.Constraint)
+	parsed, err := c.parseGroupHead(i, g.Classification, g.Rule, g.Constraint)
 	if err != nil {
-		return groupHead{}, err
+		return nil, err
 	}
+	h = &parsed
 	gc.mu.Lock()
 	if gc.m == nil {
-		gc.m = make(map[string]groupHead)
+		gc.m = make(map[string]*groupHead)
 	}
 	if len(gc.m) < maxGroupCache {
 		gc.m[strings.Clone(text)] = h
@@ -557,6 +577,77 @@ func (c *Client) readOrigins(artifact string, md map[string]string, self string)
 		return nil, err
 	}
 	return origins{o}, nil
+}
+
+// readDatasetOrigins reads the origins stored with dataset version
+// pn/name@version and fails closed exactly as readOrigins does, but does not
+// decode them into a list when they are in the stored form encodeOrigins
+// writes: it checks them with scanCanonical and returns what binds the
+// version (its most sensitive classification and the intersection of its
+// constraints, rule empty) and the stored text, which Dataset.origins
+// decodes when the list is asked for. For origins of one group — a dataset
+// made from nothing — bind is the head the Client's cache shares, so that
+// reading them allocates nothing. Anything else (other text, origins that
+// fail a check, no origins) is read by readOrigins, which says what is
+// wrong; the list it reads is returned as own.
+func (c *Client) readDatasetOrigins(pn, name, version string, md map[string]string) (bind *groupHead, stored string, own origins, err error) {
+	raw, present, gerr := getOrigins(md)
+	if gerr == nil && present {
+		if bind, ok := c.canonicalBinding(raw, pn, name, version); ok {
+			return bind, raw, nil, nil
+		}
+	}
+	self := datasetArtifact(pn, name, version)
+	os, err := c.readOrigins(self, md, self)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return &groupHead{class: os.classification(), k: os.constraint()}, "", os, nil
+}
+
+// canonicalBinding checks origins s in the stored form and that they name
+// dataset pn/name@version, and returns what binds it; see
+// readDatasetOrigins.
+func (c *Client) canonicalBinding(s, pn, name, version string) (*groupHead, bool) {
+	var first, last *groupHead
+	var sum groupHead // what binds, once there is more than one head
+	named := false
+	ok := c.scanCanonical(s, func(h *groupHead, a string) {
+		switch {
+		case first == nil:
+			first = h
+		case h != last:
+			if sum.class == 0 {
+				sum.class, sum.k = first.class, first.k
+			}
+			sum.class, sum.k = max(sum.class, h.class), sum.k.Intersect(h.k)
+		}
+		last = h
+		named = named || isDatasetArtifact(a, pn, name, version)
+	})
+	switch {
+	case !ok || !named:
+		return nil, false
+	case sum.class == 0:
+		return first, true
+	}
+	bind := sum // sum itself stays on the stack
+	return &bind, true
+}
+
+// isDatasetArtifact reports whether a is datasetArtifact(pn, name,
+// version), without building it.
+func isDatasetArtifact(a, pn, name, version string) bool {
+	const prefix = "dataset "
+	if len(a) != len(prefix)+len(pn)+1+len(name)+1+len(version) {
+		return false
+	}
+	rest, ok := strings.CutPrefix(a, prefix)
+	if !ok || !strings.HasPrefix(rest, pn) || rest[len(pn)] != '/' {
+		return false
+	}
+	rest = rest[len(pn)+1:]
+	return strings.HasPrefix(rest, name) && rest[len(name)] == '@' && rest[len(name)+1:] == version
 }
 
 func (os origins) names(artifact string) bool {

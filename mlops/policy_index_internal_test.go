@@ -62,7 +62,7 @@ func objectingRequest(action Action, providerName, region, image string) *Reques
 		Location: Location{Provider: providerName, Region: region},
 		Origins:  []Origin{{Artifact: "dataset azure/claims@1", Classification: residency.Restricted, Rule: restricted.Name, Constraint: restricted.Constraint}},
 		Usage:    &GPUUsage{Principal: 6, Team: 30},
-		Dataset:  &Dataset{Name: "claims", Version: "2", Classification: residency.Restricted},
+		Dataset:  &Dataset{Name: "claims", Version: "2", class: residency.Restricted},
 		Job:      &TrainJobSpec{Image: image, GPU: GPURequest{Count: 4}},
 		Model:    mv,
 		Traffic: &TrafficChange{Endpoint: "churn", Before: map[string]int{"blue": 100}, After: map[string]int{"blue": 40, "green": 60},

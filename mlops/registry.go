@@ -193,7 +193,9 @@ func (r *ModelRegistry) Register(ctx context.Context, model string, src ModelSou
 			return nil, fmt.Errorf("model %q DerivedFrom[%d]: %w", model, i, err)
 		}
 		a := datasetArtifact(d.Location.Provider, d.Name, d.Version)
-		known[a] = d.Origins
+		if known[a], err = d.origins(); err != nil {
+			return nil, fmt.Errorf("model %q DerivedFrom[%d]: %w", model, i, err)
+		}
 		from.add(Origin{Artifact: a})
 		mv.DerivedFrom = append(mv.DerivedFrom, d.Ref())
 	}

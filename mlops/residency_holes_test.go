@@ -114,7 +114,7 @@ func TestOversizedConstraintIsDropped(t *testing.T) {
 
 			again, err := e.c.GetDataset(e.ctx, d.Ref())
 			require.NoError(t, err)
-			require.True(t, again.Constraint.Equal(k), "read back %s", again.Constraint)
+			require.True(t, again.Constraint().Equal(k), "read back %s", again.Constraint())
 			_, err = e.c.SubmitJob(e.ctx, mlops.TrainJobSpec{Name: "leak", Location: usGPU, Image: "registry.example/ml/train:1",
 				Inputs: []mlops.JobInput{{Name: "in", Dataset: d.Ref()}}})
 			requireCode(t, err, mlops.PermissionDenied, "claims@1")

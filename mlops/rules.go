@@ -271,8 +271,8 @@ func HoldClassifications(providerName string, maxClass residency.Classification)
 			return nil
 		}
 		var out []Reason
-		if d := req.Dataset; d != nil && d.Classification > maxClass {
-			out = append(out, Reason{name, fmt.Sprintf("provider %q may hold data up to %s; %s is %s", providerName, maxClass, req.Target, d.Classification)})
+		if d := req.Dataset; d != nil && d.Classification() > maxClass {
+			out = append(out, Reason{name, fmt.Sprintf("provider %q may hold data up to %s; %s is %s", providerName, maxClass, req.Target, d.Classification())})
 		}
 		var over []string
 		for i := range req.Origins {

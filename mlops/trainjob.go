@@ -189,7 +189,9 @@ func (c *Client) SubmitJob(ctx context.Context, spec TrainJobSpec) (*TrainJob, e
 		}
 		spec.Inputs[i].Dataset.Provider = d.Location.Provider
 		inputs[i] = d
-		known[datasetArtifact(d.Location.Provider, d.Name, d.Version)] = d.Origins
+		if known[datasetArtifact(d.Location.Provider, d.Name, d.Version)], err = d.origins(); err != nil {
+			return nil, fmt.Errorf("job input %q: %w", in.Name, err)
+		}
 		from.add(Origin{Artifact: datasetArtifact(d.Location.Provider, d.Name, d.Version)})
 		resolved[i] = provider.JobInput{Name: in.Name, URI: d.URI, Digest: d.Digest, Dataset: d.Name, Version: d.Version}
 	}

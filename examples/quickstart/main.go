@@ -157,7 +157,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 		return fmt.Errorf("upload: %w", err)
 	}
 	say("      %s: %d bytes, %s, stored in %s", claims.Ref(), claims.Size, short(claims.Digest), claims.Location)
-	say("      %s: may be stored and processed only in %s", claims.Classification, claims.Constraint)
+	say("      %s: may be stored and processed only in %s", claims.Classification(), claims.Constraint())
 
 	// 2. Training, once denied and once allowed.
 	say("[2/6] Train on CoreWeave with 8 H100 GPUs")

@@ -86,6 +86,6 @@ func run(ctx context.Context) error {
 	if ep.Traffic["green"] != 100 {
 		return errors.New("the rollout did not end with green at 100%")
 	}
-	fmt.Println(claims.Ref(), claims.Classification, "trained by", job.ID, "; green serves", ep.Traffic["green"], "%")
+	fmt.Println(claims.Ref(), claims.Classification(), "trained by", job.ID, "; green serves", ep.Traffic["green"], "%")
 	return nil
 }
