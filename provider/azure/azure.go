@@ -45,6 +45,8 @@ type Config struct {
 	// Region is the account's location, in any spelling the residency
 	// catalog knows ("westeurope", "West Europe"). Regions() reports its
 	// canonical name; a region the catalog does not know is refused.
+	// OpenWorkspace reads it from the account instead, and refuses a
+	// Region that says otherwise.
 	Region string
 
 	// For New, exactly one of Credential and SharedKey is set. With
@@ -81,6 +83,17 @@ type Config struct {
 	SubscriptionID string
 	ResourceGroup  string
 	Workspace      string
+	// WorkspaceRegion is the workspace's location, where its jobs run and
+	// its models and endpoints live; empty means Region. OpenWorkspace
+	// reads it from the workspace instead, and refuses a WorkspaceRegion
+	// that says otherwise.
+	WorkspaceRegion string
+	// StorageAccountID is the storage account's Azure Resource Manager ID
+	// ("/subscriptions/…/providers/Microsoft.Storage/storageAccounts/…"),
+	// for OpenWorkspace to read its location; empty means the workspace's
+	// own storage account, which must then be the account AccountURL
+	// names.
+	StorageAccountID string
 	// ARMEndpoint is Azure Resource Manager's endpoint; empty means
 	// DefaultARMEndpoint. The token audience stays Resource Manager's
 	// (ClientOptions.Cloud overrides it for a sovereign cloud).
@@ -146,6 +159,7 @@ func (cfg *Config) workspaceFields() []string {
 		set  bool
 	}{
 		{"SubscriptionID", cfg.SubscriptionID != ""}, {"ResourceGroup", cfg.ResourceGroup != ""}, {"Workspace", cfg.Workspace != ""},
+		{"WorkspaceRegion", cfg.WorkspaceRegion != ""}, {"StorageAccountID", cfg.StorageAccountID != ""},
 		{"ARMEndpoint", cfg.ARMEndpoint != ""}, {"APIVersion", cfg.APIVersion != ""}, {"PollInterval", cfg.PollInterval != 0},
 		{"Compute", cfg.Compute != ""}, {"GPUComputes", len(cfg.GPUComputes) > 0}, {"KeyVaultURL", cfg.KeyVaultURL != ""},
 	} {
@@ -266,7 +280,11 @@ func (p *Provider) Regions() []provider.Region { return []provider.Region{p.regi
 // for concurrent use.
 type Workspace struct {
 	*Provider
-	arm *armClient
+	// location is the workspace's region: where jobs run and models and
+	// endpoints live. The embedded Provider's region is the storage
+	// account's.
+	location provider.Region
+	arm      *armClient
 	// vault is nil without Config.KeyVaultURL.
 	vault *vaultClient
 
@@ -279,7 +297,9 @@ type Workspace struct {
 // NewWorkspace returns a Workspace for cfg: the storage settings as New
 // takes them, and the workspace's SubscriptionID, ResourceGroup and
 // Workspace, with a Credential for Azure Resource Manager. It makes no call
-// to either service. Errors: InvalidArgument when cfg is incomplete or
+// to either service, so it takes the regions from Config.Region and
+// Config.WorkspaceRegion as given; OpenWorkspace reads them from the
+// resources instead. Errors: InvalidArgument when cfg is incomplete or
 // inconsistent, naming the field.
 func NewWorkspace(cfg Config) (*Workspace, error) {
 	bad := func(format string, args ...any) (*Workspace, error) {
@@ -309,6 +329,14 @@ func NewWorkspace(cfg Config) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
+	location := st.region
+	if cfg.WorkspaceRegion != "" {
+		r, err := residency.DefaultCatalog().Lookup(Kind, cfg.WorkspaceRegion)
+		if err != nil {
+			return nil, provider.Errorf(provider.InvalidArgument, "azure: Config.WorkspaceRegion %q is not an Azure region the residency catalog knows; use the workspace's location as Azure spells it, such as \"westeurope\": %w", cfg.WorkspaceRegion, err)
+		}
+		location = provider.Region{Name: r.Name, Cloud: Kind}
+	}
 	arm, err := newARMClient(armSettings{
 		subscription: cfg.SubscriptionID, resourceGroup: cfg.ResourceGroup, workspace: cfg.Workspace,
 		endpoint:   cmpOr(cfg.ARMEndpoint, DefaultARMEndpoint),
@@ -320,7 +348,7 @@ func NewWorkspace(cfg Config) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Workspace{Provider: st, arm: arm, compute: cfg.Compute, gpuComputes: maps.Clone(cfg.GPUComputes)}
+	w := &Workspace{Provider: st, location: location, arm: arm, compute: cfg.Compute, gpuComputes: maps.Clone(cfg.GPUComputes)}
 	if cfg.KeyVaultURL != "" {
 		if w.vault, err = newVaultClient(cfg.KeyVaultURL, cfg.Credential, cfg.ClientOptions); err != nil {
 			return nil, err

@@ -77,10 +77,19 @@
 //
 // # Azure Machine Learning
 //
-// NewWorkspace takes the storage settings and the workspace's
-// subscription, resource group and name; a storage-only Config given to
-// New never yields a value that looks as if it trained, and New refuses a
-// Config that names a workspace. Calls go to Azure Resource Manager
+// OpenWorkspace takes the storage settings and the workspace's
+// subscription, resource group and name, and reads where the workspace and
+// the storage account are from Azure Resource Manager (two calls), so that
+// Regions() reports the resources' own locations, resolved through the
+// residency catalog: datasets and grants act in the storage account's
+// region, jobs in the workspace's, and a request for the other region is
+// InvalidArgument naming the one to use. A configured Region or
+// WorkspaceRegion that contradicts the resources is refused.
+// OpenWorkspaceWithDefaultCredential does the same with azidentity's
+// DefaultAzureCredential. NewWorkspace makes no call and takes the regions
+// as configured (for tests and offline use). A storage-only Config given
+// to New never yields a value that looks as if it trained, and New refuses
+// a Config that names a workspace. Calls go to Azure Resource Manager
 // (Config.ARMEndpoint, api-version Config.APIVersion, 2025-12-01 by
 // default) through an azcore pipeline: a bearer token for Resource
 // Manager's audience, the retry policy and telemetry of ClientOptions.

@@ -303,8 +303,8 @@ func (w *Workspace) jobRequest(spec *provider.JobSpec) (*armJob, map[string]time
 	if err := provider.ValidateName("JobSpec.Name", spec.Name); err != nil {
 		return nil, nil, nil, err
 	}
-	if _, ok := provider.HasRegion(w, spec.Region); !ok {
-		return bad("JobSpec.Region %q is not the workspace's region %s", spec.Region, w.region.Name)
+	if spec.Region != w.location.Name {
+		return bad("JobSpec.Region %q is not the workspace's region; its jobs run in %s only", spec.Region, w.location.Name)
 	}
 	if spec.Image == "" || strings.ContainsAny(spec.Image, " \t\n") {
 		return bad("JobSpec.Image %q is not a container image reference", spec.Image)
@@ -539,7 +539,7 @@ func (w *Workspace) jobInfo(j *armJob) (*provider.JobInfo, error) {
 		}
 		info.Spec = st.jobSpec()
 	} else {
-		info.Spec = provider.JobSpec{Name: j.Name, Region: w.region.Name, Command: []string{p.Command}, Env: maps.Clone(p.EnvironmentVariables)}
+		info.Spec = provider.JobSpec{Name: j.Name, Region: w.location.Name, Command: []string{p.Command}, Env: maps.Clone(p.EnvironmentVariables)}
 	}
 	if j.SystemData != nil {
 		info.Created = j.SystemData.CreatedAt

@@ -34,6 +34,7 @@ const (
 	DefaultResourceGroup  = "test-rg"
 	DefaultWorkspace      = "my-aml-workspace"
 	DefaultLocation       = "westeurope"
+	DefaultStorageAccount = "devstoreaccount1"
 )
 
 // TokenVerifier decides whether a bearer token may call a route whose
@@ -52,6 +53,11 @@ type Options struct {
 	SubscriptionID, ResourceGroup, Workspace string
 	// Location is the workspace's region; empty means DefaultLocation.
 	Location string
+	// StorageAccount names the workspace's storage account, which the
+	// server also answers for (in the same resource group); empty means
+	// DefaultStorageAccount. StorageLocation is its region; empty means
+	// Location.
+	StorageAccount, StorageLocation string
 
 	// Verifier checks every request's bearer token; nil means the
 	// server's own Credential.
@@ -117,6 +123,7 @@ type Server struct {
 var routeSets = []func(*Server){
 	(*Server).operationRoutes,
 	(*Server).workspaceRoutes,
+	(*Server).storageAccountRoutes,
 	(*Server).jobRoutes,
 	(*Server).vaultRoutes,
 }
@@ -127,6 +134,8 @@ func NewServer(opts Options) *Server {
 	opts.ResourceGroup = cmpOr(opts.ResourceGroup, DefaultResourceGroup)
 	opts.Workspace = cmpOr(opts.Workspace, DefaultWorkspace)
 	opts.Location = cmpOr(opts.Location, DefaultLocation)
+	opts.StorageAccount = cmpOr(opts.StorageAccount, DefaultStorageAccount)
+	opts.StorageLocation = cmpOr(opts.StorageLocation, opts.Location)
 	opts.PageSize = cmpOr(opts.PageSize, 10)
 	opts.OperationPolls = cmpOr(opts.OperationPolls, 1)
 	opts.APIVersion = cmpOr(opts.APIVersion, "2025-12-01")
@@ -224,6 +233,8 @@ type route struct {
 	segs     []string
 	absolute bool // pattern is from the host's root, not the workspace's
 	audience string
+	// apiVersion is the route's api-version; empty means the server's.
+	apiVersion string
 	// example is the fixture under the examples folder whose request body
 	// checks the request's and whose answers model the handler's; empty
 	// for routes Microsoft's examples do not cover.
@@ -241,6 +252,10 @@ type RouteSpec struct {
 	// Audience is the token audience the route requires; empty means
 	// ARMAudience.
 	Audience string
+	// APIVersion is the api-version the route speaks when it is not the
+	// server's (Options.APIVersion): another resource provider's, such as
+	// Microsoft.Storage's.
+	APIVersion string
 	// Example names a file under the examples folder
 	// ("jobs/CommandJob/createOrUpdate.json") whose request body the
 	// request's must match; empty skips the check.
@@ -255,7 +270,7 @@ func (s *Server) Handle(spec RouteSpec, h func(r *Request) *Response) {
 	p := spec.Pattern
 	abs := strings.HasPrefix(p, "/")
 	rt := &route{
-		key: spec.Method + " " + p, method: spec.Method, pattern: p, absolute: abs,
+		key: spec.Method + " " + p, method: spec.Method, pattern: p, absolute: abs, apiVersion: spec.APIVersion,
 		segs: strings.Split(strings.Trim(p, "/"), "/"), audience: cmpOr(spec.Audience, ARMAudience),
 		example: spec.Example, handle: h,
 	}
@@ -342,12 +357,13 @@ func (s *Server) serveMatched(w http.ResponseWriter, hr *http.Request, body []by
 		return s.write(w, resp)
 	}
 	if rt.audience == ARMAudience {
+		want := cmpOr(rt.apiVersion, s.opts.APIVersion)
 		switch v := hr.URL.Query().Get("api-version"); v {
-		case s.opts.APIVersion:
+		case want:
 		case "":
 			return s.write(w, Error(http.StatusBadRequest, "MissingApiVersionParameter", "the api-version query parameter is required"))
 		default:
-			return s.write(w, Error(http.StatusBadRequest, "InvalidApiVersionParameter", "the api-version "+v+" is not supported; the server speaks "+s.opts.APIVersion))
+			return s.write(w, Error(http.StatusBadRequest, "InvalidApiVersionParameter", "the api-version "+v+" is not supported; the route speaks "+want))
 		}
 	}
 	req := &Request{Request: hr, Vars: vars, Body: body, Route: rt.key, server: s}
