@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/tideline-ml/tideline/provider"
 )
@@ -54,6 +55,11 @@ func serviceCallError(service string, o op, err error) error {
 		return provider.Wrap(provider.Canceled, err, "azure: "+o.what)
 	case errors.Is(err, context.DeadlineExceeded):
 		return provider.Wrap(provider.DeadlineExceeded, err, "azure: "+o.what)
+	}
+	var af *azidentity.AuthenticationFailedError
+	if errors.As(err, &af) {
+		return provider.Wrap(provider.PermissionDenied, &credentialError{err},
+			"azure: "+o.what+": the credential could not get a token for "+service+"; check its tenant, client id and secret, or its sign-in")
 	}
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {

@@ -222,6 +222,11 @@ func (s *TokenServer) Verify(token, audience string) error {
 	return nil
 }
 
+// VerifyToken is Verify, which makes a TokenServer the TokenVerifier of a
+// contract Server (Options.Verifier): the server then accepts exactly the
+// tokens this one issued for each route's audience.
+func (s *TokenServer) VerifyToken(token, audience string) error { return s.Verify(token, audience) }
+
 // serve answers the tenant's OpenID configuration and token endpoint.
 func (s *TokenServer) serve(w http.ResponseWriter, r *http.Request) {
 	tenant, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
