@@ -423,8 +423,8 @@ func TestLongMetadataRoundTrips(t *testing.T) {
 	env := newWSEnv(t, azuretest.Options{})
 	w := env.workspace(t)
 	ctx := t.Context()
-	v300 := strings.Repeat("é", 150)                             // 300 bytes, 150 characters
-	v300ascii := strings.Repeat("o", 300)                        // 300 characters
+	v300 := strings.Repeat("é", 150)                                        // 300 bytes, 150 characters
+	v300ascii := strings.Repeat("o", 300)                                   // 300 characters
 	origins := `{"eu":[` + strings.Repeat(`"dataset azure/claims@1",`, 120) // about 3000 characters, split as mlops does
 	origins = origins[:3000]
 	spec := modelSpec("fraud", "1", "https://acct.blob.core.windows.net/models/a")
@@ -563,4 +563,3 @@ func TestDataAssetFailureLeavesNoVersion(t *testing.T) {
 		t.Errorf("storing the version again: %v", err)
 	}
 }
-
