@@ -473,7 +473,10 @@ func (w *Workspace) readVersion(ctx context.Context, model, version string) *ver
 // resolve turns a versionState into the version or the error: a version
 // exists when Azure Machine Learning holds it (a record without it is a
 // claim still being registered); with a record it is the record's, without
-// one it was registered outside Tideline.
+// one it was registered outside Tideline. A version whose modelUri is no
+// longer the record's was replaced outside Tideline (ARM's PUT replaces)
+// and is FailedPrecondition: what would be served is not what was
+// registered and reviewed.
 func (w *Workspace) resolve(st *versionState) (*provider.ModelVersionInfo, error) {
 	switch {
 	case provider.CodeOf(st.armErr) == provider.NotFound:
@@ -484,6 +487,8 @@ func (w *Workspace) resolve(st *versionState) (*provider.ModelVersionInfo, error
 		return w.foreignInfo(st.model, st.version, st.arm), nil
 	case st.recErr != nil:
 		return nil, st.recErr
+	case st.arm.Properties.ModelURI != st.rec.Artifact:
+		return nil, provider.Errorf(provider.FailedPrecondition, "azure: model %q version %s in Azure Machine Learning no longer points at the artifact Tideline registered: it was replaced outside Tideline; register the artifact as a new version", st.model, st.version)
 	}
 	return st.rec.info(st.etag), nil
 }

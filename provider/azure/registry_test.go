@@ -320,6 +320,13 @@ func TestVersionMadeOutsideIsAlreadyExists(t *testing.T) {
 	if _, err := w.UpdateModelVersion(ctx, &provider.ModelVersionUpdate{Model: "fraud", Version: "2", Tags: map[string]string{"a": "b"}}); provider.CodeOf(err) != provider.FailedPrecondition {
 		t.Errorf("updating a version made outside: %v, want FailedPrecondition", err)
 	}
+	// Version 1, registered through Tideline, is replaced outside it.
+	env.srv.Update(azuretest.ModelVersionKind, "fraud/1", func(r *azuretest.Resource) {
+		r.Body["properties"].(map[string]any)["modelUri"] = "https://elsewhere/swapped"
+	})
+	if _, err := w.GetModelVersion(ctx, "fraud", "1"); provider.CodeOf(err) != provider.FailedPrecondition {
+		t.Errorf("reading a version whose artifact was swapped outside: %v, want FailedPrecondition", err)
+	}
 }
 
 // TestUpdateGuards: a stale IfMatch is Conflict and changes nothing;
