@@ -87,7 +87,8 @@ func (s *Server) putContainer(r *Request, kind, versionKind, typ string, check f
 }
 
 // containerBodyLocked builds a container's answer: the PUT's properties,
-// with latestVersion and nextVersion for a model container.
+// with latestVersion and nextVersion for a model container (read-only
+// fields of the API that Microsoft's example leaves out).
 func (s *Server) containerBodyLocked(kind, versionKind, name, typ string) map[string]any {
 	res, _ := s.GetLocked(kind, name)
 	props, _ := deepCopy(res.Request)["properties"].(map[string]any)
@@ -103,7 +104,6 @@ func (s *Server) containerBodyLocked(kind, versionKind, name, typ string) map[st
 		}
 		props["nextVersion"] = next
 	}
-	props["provisioningState"] = "Succeeded"
 	modified := time.Unix(0, int64(num(res.Extra["modified"])))
 	return map[string]any{
 		"id": s.armID(kind, name), "name": name, "type": typ,
@@ -228,11 +228,6 @@ func (s *Server) putVersion(r *Request, kind, versionKind, typ string, check fun
 		created = old.Created
 	}
 	body := deepCopy(r.JSON)
-	bp, _ := body["properties"].(map[string]any)
-	bp["provisioningState"] = "Succeeded"
-	if _, ok := bp["isArchived"]; !ok {
-		bp["isArchived"] = false
-	}
 	body["id"] = s.armID(kind, name, "versions", version)
 	body["name"] = version
 	body["type"] = typ
