@@ -617,8 +617,8 @@ const updateRounds = 8
 // the last update whichever PUT lands last. If the PUT fails, the update
 // stands and the error says so; repeating the same update (with the same
 // IfMatch) recognises it as applied and repairs Azure's copy.
-// Calls: 6 (blob GET and ARM GET in parallel, blob PUT, ARM PUT, blob
-// HEAD). Errors: NotFound; FailedPrecondition for a version registered
+// Calls: 5 (blob GET and ARM GET in parallel, blob PUT, ARM PUT, blob
+// HEAD); a round lost to a concurrent writer adds the reads and the write. Errors: NotFound; FailedPrecondition for a version registered
 // outside Tideline; InvalidArgument for bad tags, metadata or approval
 // state; Conflict when IfMatch is stale.
 func (w *Workspace) UpdateModelVersion(ctx context.Context, upd *provider.ModelVersionUpdate) (*provider.ModelVersionInfo, error) {
