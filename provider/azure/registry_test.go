@@ -570,3 +570,41 @@ func TestDataAssetFailureLeavesNoVersion(t *testing.T) {
 		t.Errorf("storing the version again: %v", err)
 	}
 }
+
+// TestCreateClaimLeftBehindIsCompletedByItsRetry: when the PUT fails and
+// so does its undo, the claim stays; the version is not visible, a create
+// with another spec is AlreadyExists, and a retry of the same create
+// completes it.
+func TestCreateClaimLeftBehindIsCompletedByItsRetry(t *testing.T) {
+	env := newWSEnv(t, azuretest.Options{})
+	w := env.workspace(t)
+	ctx := t.Context()
+	spec := modelSpec("fraud", "1", "https://acct.blob.core.windows.net/models/a")
+	env.srv.Lock()
+	env.srv.PutLocked(&azuretest.Resource{Kind: azuretest.ModelKind, Key: "fraud", Request: map[string]any{"properties": map[string]any{}}})
+	env.srv.Unlock()
+	env.srv.Inject("PUT models/{name}/versions/{version}", 4, azuretest.Fault{Kind: azuretest.FaultUnavailable})
+	env.srv.Inject("DELETE models/{name}/versions/{version}", 4, azuretest.Fault{Kind: azuretest.FaultUnavailable})
+	_, err := w.CreateModelVersion(ctx, spec)
+	if provider.CodeOf(err) != provider.Unavailable || !strings.Contains(err.Error(), "claim") {
+		t.Fatalf("create whose PUT and undo fail: %v, want Unavailable naming the claim left", err)
+	}
+	env.noSecret(t, err)
+	if _, err := w.GetModelVersion(ctx, "fraud", "1"); provider.CodeOf(err) != provider.NotFound {
+		t.Errorf("a claimed version without its PUT reads %v, want NotFound", err)
+	}
+	if l, err := w.ListModelVersions(ctx, "fraud"); err != nil || len(l) != 0 {
+		t.Errorf("ListModelVersions = %d, %v; want none", len(l), err)
+	}
+	other := modelSpec("fraud", "1", "https://acct.blob.core.windows.net/models/b")
+	if _, err := w.CreateModelVersion(ctx, other); provider.CodeOf(err) != provider.AlreadyExists {
+		t.Errorf("another create of the claimed version: %v, want AlreadyExists", err)
+	}
+	got, err := w.CreateModelVersion(ctx, spec)
+	if err != nil || got.ArtifactURI != spec.ArtifactURI {
+		t.Fatalf("the same create again: %+v, %v; want it completed", got, err)
+	}
+	if g, err := w.GetModelVersion(ctx, "fraud", "1"); err != nil || g.ETag != got.ETag {
+		t.Errorf("GetModelVersion = %+v, %v; want the completed version", g, err)
+	}
+}
