@@ -102,28 +102,28 @@ func (e *wsEnv) noSecret(t *testing.T, err error) {
 	}
 }
 
-// workspaceHarness runs the conformance suite's DataStore, Grants and
+// registryHarness runs the conformance suite's DataStore, Grants and
 // Registry groups on a Workspace over the contract server and Azurite.
-type workspaceHarness struct {
+type registryHarness struct {
 	azuriteHarness
 	env *wsEnv
 }
 
-func (h *workspaceHarness) Capabilities() []provider.Capability {
+func (h *registryHarness) Capabilities() []provider.Capability {
 	return []provider.Capability{provider.CapDataStore, provider.CapGrants, provider.CapRegistry, provider.CapLatestModel}
 }
 
-func (h *workspaceHarness) MakeProvider(context.Context) (provider.Provider, error) {
+func (h *registryHarness) MakeProvider(context.Context) (provider.Provider, error) {
 	return azure.NewWorkspace(h.env.config())
 }
 
-func (h *workspaceHarness) Reopen(context.Context, provider.Provider) (provider.Provider, error) {
+func (h *registryHarness) Reopen(context.Context, provider.Provider) (provider.Provider, error) {
 	return azure.NewWorkspace(h.env.config())
 }
 
 func TestWorkspaceRegistryConformance(t *testing.T) {
 	env := newWSEnv(t, azuretest.Options{PageSize: 3})
-	h := &workspaceHarness{azuriteHarness: azuriteHarness{accountURL: env.accountURL, container: env.container}, env: env}
+	h := &registryHarness{azuriteHarness: azuriteHarness{accountURL: env.accountURL, container: env.container}, env: env}
 	providertest.RunConformanceTests(t, func(context.Context, testing.TB) (providertest.Harness, error) {
 		return h, nil
 	}, &providertest.Options{Parallel: true})
