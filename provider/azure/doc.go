@@ -77,7 +77,8 @@
 // latestVersion come from there, pages followed through nextLink — and
 // shows the record in the studio: modelUri is ArtifactURI, modelType
 // custom_model, the framework a flavor; the region, framework, creation
-// time and metrics (as JSON) are properties, written at creation; the tags,
+// time and metrics (as JSON) are properties, fixed at creation (later PUTs
+// send them unchanged); the tags,
 // the metadata (under tideline.meta.<key>) and the approval
 // (tideline.approval, _by, _at, _comment) are tags, which Azure lets change.
 // A resource's tag values hold at most 256 characters, and Azure documents
@@ -128,7 +129,8 @@
 // record per version, eight at a time, sorted by number; ListModels one
 // ARM page per page, the containers that have a latest version, sorted;
 // Aliases 1. A version Azure holds without a record was registered outside
-// Tideline: it reads Pending with Azure's tags, and UpdateModelVersion
+// Tideline: it reads Pending, with those of Azure's tags that are valid
+// contract tags and no metadata, and UpdateModelVersion
 // refuses it (FailedPrecondition); a version whose modelUri is no longer
 // the record's was replaced outside Tideline and reads FailedPrecondition.
 // A client that writes to Azure directly is outside these guards: the
