@@ -346,12 +346,8 @@ func (w *Workspace) CreateModelVersion(ctx context.Context, spec *provider.Model
 		return nil, provider.Errorf(provider.Internal, "azure: encoding the record of model %s version %s: %v", spec.Model, spec.Version, err)
 	}
 	what := "registering model " + spec.Model + " version " + spec.Version
-	exists := func(cause error) error {
-		e := provider.Errorf(provider.AlreadyExists, "azure: model %q version %s already exists (or is being registered); register the next version number instead", spec.Model, spec.Version)
-		if cause != nil {
-			return provider.Wrap(provider.AlreadyExists, cause, e.Error())
-		}
-		return e
+	exists := func() error {
+		return provider.Errorf(provider.AlreadyExists, "azure: model %q version %s already exists (or is being registered); register the next version number instead", spec.Model, spec.Version)
 	}
 	name := recordBlob(spec.Model, spec.Version)
 	etag, err := w.writeBlob(ctx, name, body, blobCond{absent: true}, what+" (claiming the version)")
@@ -361,7 +357,7 @@ func (w *Workspace) CreateModelVersion(ctx context.Context, spec *provider.Model
 		// this same create whose answer was lost.
 		cur, curTag, rerr := w.readRecord(ctx, spec.Model, spec.Version)
 		if rerr != nil || cur.Spec != rec.Spec {
-			return nil, exists(nil)
+			return nil, exists()
 		}
 		rec, etag, own = cur, curTag, false
 	} else if err != nil {
@@ -379,7 +375,7 @@ func (w *Workspace) CreateModelVersion(ctx context.Context, spec *provider.Model
 	switch gerr := armError(op{what: what + " (reading Azure Machine Learning's version)"}, w.arm.getJSON(ctx, modelVersionRef(spec.Model, spec.Version), &existing)); {
 	case gerr == nil:
 		undo()
-		return nil, exists(nil)
+		return nil, exists()
 	case provider.CodeOf(gerr) != provider.NotFound:
 		undo()
 		return nil, gerr
