@@ -608,3 +608,38 @@ func TestCreateClaimLeftBehindIsCompletedByItsRetry(t *testing.T) {
 		t.Errorf("GetModelVersion = %+v, %v; want the completed version", g, err)
 	}
 }
+
+// audienceCred asks for a fixed scope whatever it is asked for.
+type audienceCred struct {
+	inner *tokenRecorder
+	scope string
+}
+
+func (c *audienceCred) GetToken(ctx context.Context, _ policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return c.inner.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}})
+}
+
+// TestRefusedCreateLeavesNoClaim: when Resource Manager refuses the
+// credential, the create is PermissionDenied without a token in its text,
+// and its claim is removed, so the version can be registered once the
+// credential is right.
+func TestRefusedCreateLeavesNoClaim(t *testing.T) {
+	env := newWSEnv(t, azuretest.Options{})
+	cfg := env.config()
+	cfg.Credential = &audienceCred{inner: env.cred, scope: azuretest.VaultAudience + "/.default"}
+	wrong, err := azure.NewWorkspace(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	spec := modelSpec("fraud", "1", "https://acct.blob.core.windows.net/models/a")
+	_, err = wrong.CreateModelVersion(ctx, spec)
+	if provider.CodeOf(err) != provider.PermissionDenied {
+		t.Fatalf("create with a token of another audience: %v, want PermissionDenied", err)
+	}
+	env.noSecret(t, err)
+	other := modelSpec("fraud", "1", "https://acct.blob.core.windows.net/models/b")
+	if _, err := env.workspace(t).CreateModelVersion(ctx, other); err != nil {
+		t.Errorf("registering the version with the right credential after the refusal: %v", err)
+	}
+}
