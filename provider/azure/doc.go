@@ -81,9 +81,11 @@
 // send them unchanged); the tags,
 // the metadata (under tideline.meta.<key>) and the approval
 // (tideline.approval, _by, _at, _comment) are tags, which Azure lets change.
-// A resource's tag values hold at most 256 characters, and Azure documents
-// 1,000 characters for a property value: a longer value is left out of
-// Azure's copy and its key named in the tag tideline.omitted; the record
+// A resource holds at most 50 tags, of at most 256 characters each, and
+// Azure documents 1,000 characters for a property value: a longer value,
+// or a tag past the fiftieth (the approval first, then the tags, then the
+// metadata), is left out of Azure's copy and its key named in the tag
+// tideline.omitted; the record
 // keeps every value whole, so nothing is ever cut or lost. What the
 // contract refuses (provider.ValidateMetadata: 2,048 bytes a value, 8,000 a
 // map) is InvalidArgument before anything is written; so is an ArtifactURI

@@ -26,13 +26,17 @@ var (
 )
 
 // Limits of Azure Machine Learning that the mirror of a version in Azure
-// Resource Manager keeps within. A resource's tag values hold at most 256
-// characters; Azure Machine Learning documents 1,000 characters for a
-// property value (of runs; the driver applies it to model versions too).
+// Resource Manager keeps within. A resource holds at most 50 tags, whose
+// values hold at most 256 characters; Azure Machine Learning documents
+// 1,000 characters for a property value (of runs; the driver applies it
+// to model versions too).
 // What does not fit is kept in the version's record alone.
 const (
 	maxTagValue      = 256
 	maxPropertyValue = 1000
+	// maxTags is the number of tags a resource holds (Azure documents 50
+	// for resources and for runs).
+	maxTags = 50
 )
 
 // Keys of the mirror. Contract keys have no '.', so these never meet a
@@ -174,16 +178,28 @@ func (r *modelRecord) mirror() armModelVersion {
 		if b, _ := json.Marshal(r.Metrics); utf8.RuneCount(b) <= maxPropertyValue {
 			props[armPropMetrics] = string(b)
 		} else {
-			omitted = append(omitted, "metrics")
+			omitted = append(omitted, armPropMetrics)
 		}
 	}
+	// The approval first, then the caller's tags, then the metadata, one
+	// place kept for tideline.omitted.
 	tags := map[string]string{}
 	put := func(k, v string) {
-		if utf8.RuneCountInString(v) <= maxTagValue {
+		if utf8.RuneCountInString(v) <= maxTagValue && len(tags) < maxTags-1 {
 			tags[k] = v
 		} else {
 			omitted = append(omitted, k)
 		}
+	}
+	put(armTagApproval, string(r.Approval.State))
+	if r.Approval.By != "" {
+		put(armTagApprovalBy, r.Approval.By)
+	}
+	if !r.Approval.At.IsZero() {
+		put(armTagApprovalAt, r.Approval.At.UTC().Format(time.RFC3339Nano))
+	}
+	if r.Approval.Comment != "" {
+		put(armTagApprovalComment, r.Approval.Comment)
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Tags)) {
 		put(k, r.Tags[k])
@@ -191,20 +207,10 @@ func (r *modelRecord) mirror() armModelVersion {
 	for _, k := range slices.Sorted(maps.Keys(r.Metadata)) {
 		put(armTagMetaPrefix+k, r.Metadata[k])
 	}
-	tags[armTagApproval] = string(r.Approval.State)
-	if r.Approval.By != "" {
-		put(armTagApprovalBy, r.Approval.By)
-	}
-	if !r.Approval.At.IsZero() {
-		tags[armTagApprovalAt] = r.Approval.At.UTC().Format(time.RFC3339Nano)
-	}
-	if r.Approval.Comment != "" {
-		put(armTagApprovalComment, r.Approval.Comment)
-	}
 	if len(omitted) > 0 {
 		list := strings.Join(omitted, ",")
 		if len(list) > maxTagValue {
-			list = list[:maxTagValue-4]
+			list = list[:maxTagValue-3]
 			list = list[:strings.LastIndexByte(list, ',')+1] + "..."
 		}
 		tags[armTagOmitted] = list

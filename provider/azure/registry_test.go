@@ -488,6 +488,24 @@ func TestLongMetadataRoundTrips(t *testing.T) {
 	if _, err := w.CreateModelVersion(ctx, modelSpec("fraud", "2", "https://acct.blob.core.windows.net/models/b")); err != nil {
 		t.Errorf("version 2 after the refusal (no claim may be left): %v", err)
 	}
+
+	// More tags than a resource holds: Azure's copy keeps 50, the record
+	// all of them.
+	many := modelSpec("fraud", "3", "https://acct.blob.core.windows.net/models/c")
+	for i := range 60 {
+		many.Tags[fmt.Sprintf("t%02d", i)] = "v"
+	}
+	if _, err := w.CreateModelVersion(ctx, many); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := w.GetModelVersion(ctx, "fraud", "3"); err != nil || len(got.Tags) != len(many.Tags) {
+		t.Errorf("the record holds %d tags (%v), want %d", len(got.Tags), err, len(many.Tags))
+	}
+	res, _ = env.srv.Get(azuretest.ModelVersionKind, "fraud/3")
+	tags = res.Body["properties"].(map[string]any)["tags"].(map[string]any)
+	if len(tags) > 50 || tags["tideline.approval"] != "Pending" || tags["tideline.omitted"] == nil {
+		t.Errorf("Azure's copy has %d tags, approval %v, omitted %v; want at most 50, the approval kept and the rest named", len(tags), tags["tideline.approval"], tags["tideline.omitted"])
+	}
 }
 
 // TestArtifactURIWithSASIsRefused: Azure's copy is readable by everyone in
