@@ -1,8 +1,11 @@
 package azure_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -659,5 +662,71 @@ func TestRefusedCreateLeavesNoClaim(t *testing.T) {
 	other := modelSpec("fraud", "1", "https://acct.blob.core.windows.net/models/b")
 	if _, err := env.workspace(t).CreateModelVersion(ctx, other); err != nil {
 		t.Errorf("registering the version with the right credential after the refusal: %v", err)
+	}
+}
+
+// holdPolicy holds the first ARM PUT of a model version whose body holds
+// match until release is closed, closing held when it does.
+type holdPolicy struct {
+	match   string
+	held    chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (p *holdPolicy) Do(req *policy.Request) (*http.Response, error) {
+	r := req.Raw()
+	if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/workspaces/") && r.Body != nil {
+		b, _ := io.ReadAll(r.Body)
+		if err := req.RewindBody(); err != nil {
+			return nil, err
+		}
+		if bytes.Contains(b, []byte(p.match)) {
+			p.once.Do(func() {
+				close(p.held)
+				<-p.release
+			})
+		}
+	}
+	return req.Next()
+}
+
+// TestLateMirrorIsRepaired: an update whose PUT to Azure lands after a
+// later update's PUT finds the record changed and PUTs the later state,
+// so Azure's copy ends on the last update.
+func TestLateMirrorIsRepaired(t *testing.T) {
+	env := newWSEnv(t, azuretest.Options{})
+	hold := &holdPolicy{match: `"writer":"a"`, held: make(chan struct{}), release: make(chan struct{})}
+	cfg := env.config()
+	cfg.ClientOptions.PerCallPolicies = []policy.Policy{hold}
+	slow, err := azure.NewWorkspace(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := env.workspace(t)
+	ctx := t.Context()
+	if _, err := fast.CreateModelVersion(ctx, modelSpec("fraud", "1", "https://acct.blob.core.windows.net/models/a")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := slow.UpdateModelVersion(ctx, &provider.ModelVersionUpdate{Model: "fraud", Version: "1", Tags: map[string]string{"writer": "a"}})
+		done <- err
+	}()
+	<-hold.held // a's record is written, its PUT to Azure held
+	if _, err := fast.UpdateModelVersion(ctx, &provider.ModelVersionUpdate{Model: "fraud", Version: "1", Tags: map[string]string{"writer": "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	close(hold.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, err := fast.GetModelVersion(ctx, "fraud", "1")
+	if err != nil || got.Tags["writer"] != "b" {
+		t.Fatalf("the record: %v, %v; want writer=b", got, err)
+	}
+	res, _ := env.srv.Get(azuretest.ModelVersionKind, "fraud/1")
+	if w := res.Body["properties"].(map[string]any)["tags"].(map[string]any)["writer"]; w != "b" {
+		t.Errorf("Azure's copy ends with writer=%v, want b: the late PUT of a's update was not followed by b's state", w)
 	}
 }
