@@ -396,7 +396,9 @@ func (w *Workspace) CreateModelVersion(ctx context.Context, spec *provider.Model
 		if derr := w.deleteARM(cctx, modelVersionRef(spec.Model, spec.Version), what+" (removing the version after a failed PUT)"); derr != nil {
 			return nil, fmt.Errorf("%w; the claim on the version stays, and repeating this create completes it", err)
 		}
-		undo()
+		if uerr := undo(); uerr != nil {
+			return nil, fmt.Errorf("%w; the claim on the version stays (the version is not visible), and repeating this create completes it", err)
+		}
 		return nil, err
 	}
 	return rec.info(etag), nil
