@@ -1,9 +1,11 @@
 // Package azure is the Azure provider: datasets in Azure Blob Storage and
-// read grants as shared access signatures, and training on an Azure
-// Machine Learning workspace through Azure Resource Manager. A Provider
-// (New) implements provider.DataStore and provider.Granter over one
-// container of one storage account; a Workspace (NewWorkspace) adds
-// provider.Trainer. The package imports provider, never mlops.
+// read grants as shared access signatures, and, on an Azure Machine
+// Learning workspace through Azure Resource Manager, training, the model
+// registry and data assets. A Provider (New) implements provider.DataStore
+// and provider.Granter over one container of one storage account; a
+// Workspace (OpenWorkspace) adds provider.Trainer, provider.Registry and
+// provider.LatestModelVersionReader, and registers each dataset version as
+// a data asset. The package imports provider, never mlops.
 //
 // # Construction
 //
@@ -64,6 +66,107 @@
 //
 // The audit log itself can live in an append blob of the same or another
 // account: see package azaudit.
+//
+// # Model registry
+//
+// A Workspace implements provider.Registry and
+// provider.LatestModelVersionReader on the workspace's ModelContainers and
+// ModelVersions. Azure Machine Learning's ARM API (2025-12-01) offers no
+// conditional write for them, nor for data assets: the resources carry no
+// etag, the operations take no If-Match or If-None-Match, and a PUT
+// creates or replaces. So the guards the contract asks for are taken from
+// Blob Storage, in the workspace's storage container (Config.Container),
+// beside the datasets:
+//
+//   - registry/models/<model>/versions/<version> holds the version's
+//     record, JSON: everything registered and last updated (artifact,
+//     framework, metrics, tags, metadata, approval, creation time). Its
+//     blob ETag is the version's ETag.
+//   - registry/models/<model>/aliases holds the model's aliases, alias to
+//     version.
+//
+// Azure's ModelVersion (integer versions as strings) is the catalog — a
+// version exists when Azure holds it, and lists and the model's
+// latestVersion come from there, pages followed through nextLink — and
+// shows the record in the studio: modelUri is ArtifactURI, modelType
+// custom_model, the framework a flavor; the region, framework, creation
+// time and metrics (as JSON) are properties, fixed at creation (later PUTs
+// send them unchanged); the tags,
+// the metadata (under tideline.meta.<key>) and the approval
+// (tideline.approval, _by, _at, _comment) are tags, which Azure lets change.
+// A resource holds at most 50 tags, of at most 256 characters each, and
+// Azure documents 1,000 characters for a property value: a longer value,
+// or a tag past the fiftieth (the approval first, then the tags, then the
+// metadata), is left out of Azure's copy and its key named in the tag
+// tideline.omitted; the record
+// keeps every value whole, so nothing is ever cut or lost. What the
+// contract refuses (provider.ValidateMetadata: 2,048 bytes a value, 8,000 a
+// map) is InvalidArgument before anything is written; so is an ArtifactURI
+// with a query, fragment or user information, which could hold a SAS that
+// Azure's copy would show to every reader of the workspace.
+//
+// How each write is made safe, and its calls (blob and ARM requests):
+//
+//   - CreateModelVersion claims the version by creating its record with
+//     If-None-Match: *, so one creator goes on; reads Azure's version, so
+//     that one registered outside Tideline is AlreadyExists rather than
+//     replaced; then PUTs it (creating the container when the PUT answers
+//     404). A failed PUT deletes the version from Azure and then the claim;
+//     if that undo fails the claim stays, and a retry of the same create,
+//     which recognises its claim by the spec's digest, completes it. 3
+//     calls; 5 for a model's first version.
+//   - UpdateModelVersion writes the new record with If-Match on the
+//     record's ETag (the caller's IfMatch: Conflict when stale; without
+//     one, the ETag just read, and on 412 it reads and merges again), and
+//     then PUTs Azure's copy. Readers read the record, so they see the
+//     state before or after a whole update, never a mix; Azure's copy
+//     follows. The record names the ETag it replaced and the update's
+//     digest: if the PUT fails the update stands and the error says so,
+//     and repeating the same update recognises it as applied and repairs
+//     Azure's copy. After its PUT the update reads the record's ETag again
+//     and, if another update came between, PUTs that state too, so
+//     Azure's copy ends on the last update. 5 calls (the record and
+//     Azure's version are read in parallel, the record written, Azure's
+//     copy written, the ETag read).
+//   - SetAlias and DeleteAlias change the alias blob by compare-and-swap
+//     on its ETag (If-None-Match: * for a model's first alias), reading
+//     again after a 412: one blob, written whole, so a reader sees the old
+//     or the new version, never neither. SetAlias first reads Azure's
+//     version (NotFound). 3 calls (2 for DeleteAlias), and one read and
+//     write more for each concurrent writer that wins first. The aliases
+//     are not copied to Azure: that would mean a PUT of the model's
+//     container, replacing its description and tags without a guard, at
+//     every alias change.
+//
+// Reads: GetModelVersion reads the record and Azure's version in
+// parallel (2 calls); LatestModelVersion reads the container's
+// latestVersion first (3); ListModelVersions one ARM page per page and one
+// record per version, eight at a time, sorted by number; ListModels one
+// ARM page per page, the containers that have a latest version, sorted;
+// Aliases 1. A version Azure holds without a record was registered outside
+// Tideline: it reads Pending, with those of Azure's tags that are valid
+// contract tags and no metadata, and UpdateModelVersion
+// refuses it (FailedPrecondition); a version whose modelUri is no longer
+// the record's was replaced outside Tideline and reads FailedPrecondition.
+// A client that writes to Azure directly is outside these guards: the
+// guards order Tideline's writers, and Tideline notices the outside writes
+// above.
+//
+// # Data assets
+//
+// Workspace.PutDataset stores the version's blob as Provider.PutDataset
+// does and then registers it as a data asset: a DataContainer named after
+// the dataset and a DataVersion of type uri_file whose dataUri is the
+// blob's URL, without a SAS, its digest and size as properties. The blob
+// comes first because its commit (If-None-Match: *) is what decides among
+// concurrent creators, so only the winner writes the asset, and an asset
+// never points at bytes that are not there; when the asset's PUT fails,
+// the blob is deleted (If-Match on its ETag) and the error returned, so
+// no version is left without its asset. 1 ARM PUT beyond the upload (3
+// for a dataset's first version). Workspace.DeleteDataset deletes the
+// asset and then the blob: a failure in between leaves the dataset whole,
+// and repeating the call finishes. Metadata updates stay on the blob; the
+// asset shows the version as stored.
 //
 // # Errors
 //

@@ -55,6 +55,10 @@ func TestOpenWorkspaceReadsRegions(t *testing.T) {
 	if provider.CodeOf(err) != provider.InvalidArgument || !strings.Contains(err.Error(), "westeurope") {
 		t.Errorf("a dataset in the workspace's region: %v, want InvalidArgument naming the storage account's region", err)
 	}
+	_, err = w.CreateModelVersion(ctx, &provider.ModelVersionSpec{Model: "model-one", Version: "1", Region: "westeurope", ArtifactURI: "https://acct.blob.core.windows.net/data/m"})
+	if provider.CodeOf(err) != provider.InvalidArgument || !strings.Contains(err.Error(), "swedencentral") {
+		t.Errorf("a model in the storage account's region: %v, want InvalidArgument naming the workspace's region", err)
+	}
 	if n := len(srv.Requests()); n != 2 {
 		t.Errorf("the refused calls reached the service: %d requests in all, want 2", n)
 	}

@@ -34,6 +34,14 @@
 // route fail: 429 with Retry-After, 503, a dropped connection, or a lost
 // answer (the request is applied, then the connection is closed).
 //
+// # Models and data assets
+//
+// Model containers and versions and data containers and versions are
+// served as Azure Machine Learning serves them: no etag on the resources,
+// If-Match and If-None-Match ignored, a PUT creates or replaces. A
+// version's PUT needs its container (404 otherwise); a model container's
+// latestVersion and nextVersion follow its highest whole-number version.
+//
 // # State and the controller
 //
 // The state is in memory. The controller methods — StartJob,

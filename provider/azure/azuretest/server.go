@@ -126,6 +126,7 @@ var routeSets = []func(*Server){
 	(*Server).storageAccountRoutes,
 	(*Server).jobRoutes,
 	(*Server).vaultRoutes,
+	(*Server).registryRoutes,
 }
 
 // NewServer starts a contract server. Close it when done.
