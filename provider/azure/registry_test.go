@@ -21,7 +21,6 @@ import (
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/azure"
 	"github.com/tideline-ml/tideline/provider/azure/azuretest"
-	"github.com/tideline-ml/tideline/provider/providertest"
 )
 
 // tokenRecorder hands out the contract server's tokens and remembers them,
@@ -105,32 +104,6 @@ func (e *wsEnv) noSecret(t *testing.T, err error) {
 	}
 }
 
-// registryHarness runs the conformance suite's DataStore, Grants and
-// Registry groups on a Workspace over the contract server and Azurite.
-type registryHarness struct {
-	azuriteHarness
-	env *wsEnv
-}
-
-func (h *registryHarness) Capabilities() []provider.Capability {
-	return []provider.Capability{provider.CapDataStore, provider.CapGrants, provider.CapRegistry, provider.CapLatestModel}
-}
-
-func (h *registryHarness) MakeProvider(context.Context) (provider.Provider, error) {
-	return azure.NewWorkspace(h.env.config())
-}
-
-func (h *registryHarness) Reopen(context.Context, provider.Provider) (provider.Provider, error) {
-	return azure.NewWorkspace(h.env.config())
-}
-
-func TestWorkspaceRegistryConformance(t *testing.T) {
-	env := newWSEnv(t, azuretest.Options{PageSize: 3})
-	h := &registryHarness{azuriteHarness: azuriteHarness{accountURL: env.accountURL, container: env.container}, env: env}
-	providertest.RunConformanceTests(t, func(context.Context, testing.TB) (providertest.Harness, error) {
-		return h, nil
-	}, &providertest.Options{Parallel: true})
-}
 
 func modelSpec(model, version, artifact string) *provider.ModelVersionSpec {
 	return &provider.ModelVersionSpec{

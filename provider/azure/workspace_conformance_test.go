@@ -28,14 +28,15 @@ type workspaceHarness struct {
 }
 
 func newWorkspaceHarness(storage *azuriteHarness) *workspaceHarness {
-	return &workspaceHarness{storage: storage, srv: azuretest.NewServer(azuretest.Options{})}
+	// Three to a page, so that every list the suite reads spans pages.
+	return &workspaceHarness{storage: storage, srv: azuretest.NewServer(azuretest.Options{PageSize: 3})}
 }
 
 func (h *workspaceHarness) Capabilities() []provider.Capability {
 	if h.storage == nil {
 		return []provider.Capability{provider.CapTrainer}
 	}
-	return []provider.Capability{provider.CapDataStore, provider.CapTrainer, provider.CapGrants}
+	return []provider.Capability{provider.CapDataStore, provider.CapTrainer, provider.CapGrants, provider.CapRegistry, provider.CapLatestModel}
 }
 
 func (h *workspaceHarness) config() azure.Config {
