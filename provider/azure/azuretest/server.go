@@ -114,6 +114,7 @@ var routeSets = []func(*Server){
 	(*Server).workspaceRoutes,
 	(*Server).jobRoutes,
 	(*Server).vaultRoutes,
+	(*Server).servingRoutes,
 }
 
 // NewServer starts a contract server. Close it when done.
