@@ -256,7 +256,6 @@ func statusOf(err error) int {
 	return 0
 }
 
-
 // renew keeps the lease while the lock is held: a long-running operation
 // may outlast leaseSeconds many times. A failed renewal is tried again at
 // the next tick; the guard writes, which carry the lease id, tell whether
