@@ -629,11 +629,11 @@ func (w *Workspace) putEndpoint(ctx context.Context, l *endpointLock, ep *online
 	r, err := w.arm.putJSON(ctx, endpointRef(name), body, nil, nil)
 	if err != nil {
 		err = armError(op{what: what}, err)
-		switch provider.CodeOf(err) {
+		switch c := provider.CodeOf(err); c {
 		case provider.Unavailable, provider.Unknown, provider.Canceled, provider.DeadlineExceeded, provider.Internal:
-		default:
-			clearPending()
+			return provider.Wrap(c, err, "azure: "+what+": the update may have reached Azure and may still apply it; read the endpoint again")
 		}
+		clearPending()
 		return err
 	}
 	if err := w.follow(ctx, what, r); err != nil {

@@ -391,3 +391,57 @@ func TestServingErrorsHoldNoToken(t *testing.T) {
 	_, err = e.w.UpdateEndpoint(ctx, &provider.EndpointUpdate{Endpoint: "missing", Metadata: map[string]string{"a": "b"}})
 	e.tokens.check(t, err)
 }
+
+// TestServingUnfinishedUpdateInvalidatesETags stops waiting for an
+// update's operation, as a writer that dies between its PUT and the guard
+// write would: an ETag read while the update was unfinished must not let a
+// conditional update through once it has taken effect.
+func TestServingUnfinishedUpdateInvalidatesETags(t *testing.T) {
+	e := newServingEnv(t, azuretest.Options{OperationPolls: 40})
+	e.blueGreen(t, "scoring")
+	puts := func() int {
+		n := 0
+		for _, r := range e.srv.Requests() {
+			if r.Route == "PUT onlineEndpoints/{name}" && r.Status == 200 {
+				n++
+			}
+		}
+		return n
+	}
+	before := puts()
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		// Stop waiting once Azure has accepted the update.
+		for puts() == before {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := e.w.UpdateEndpoint(ctx, &provider.EndpointUpdate{Endpoint: "scoring", Traffic: map[string]int{"blue": 50, "green": 50}})
+	cancel()
+	if provider.CodeOf(err) != provider.Canceled || !strings.Contains(err.Error(), "may still apply it") {
+		t.Fatalf("UpdateEndpoint cut short: %v, want Canceled saying the update may still apply", err)
+	}
+	during, err := e.w.GetEndpoint(t.Context(), "scoring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during.Traffic["blue"] != 100 {
+		t.Fatalf("the update took effect before its operation ended: %v", during.Traffic)
+	}
+	e.srv.FinishOperations() // Azure finishes the update by itself.
+	_, err = e.w.UpdateEndpoint(t.Context(), &provider.EndpointUpdate{Endpoint: "scoring", Traffic: map[string]int{"blue": 90, "green": 10}, IfMatch: during.ETag})
+	if provider.CodeOf(err) != provider.Conflict {
+		t.Fatalf("a conditional update with the ETag read during the unfinished update: %v, want Conflict", err)
+	}
+	after, err := e.w.GetEndpoint(t.Context(), "scoring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Traffic["green"] != 50 || after.ETag == during.ETag {
+		t.Fatalf("after the operation ended: traffic %v etag %s (read during: %s)", after.Traffic, after.ETag, during.ETag)
+	}
+	if _, err := e.w.UpdateEndpoint(t.Context(), &provider.EndpointUpdate{Endpoint: "scoring", Traffic: map[string]int{"blue": 90, "green": 10}, IfMatch: after.ETag}); err != nil {
+		t.Fatalf("a conditional update with the ETag read afterwards: %v", err)
+	}
+}
