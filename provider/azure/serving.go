@@ -305,8 +305,8 @@ func checkEndpointName(name string) error {
 // AMLToken authentication, no deployments and no traffic; its metadata
 // goes into tags. Costs: Resource Manager 3 calls (workspace, endpoint,
 // PUT) and the polls of the operation, then a GET for the scoring URI;
-// Blob Storage 4 or 5 (guard made when missing, lease, guard read, two
-// guard writes, release). Errors: AlreadyExists; InvalidArgument for a bad
+// Blob Storage 5 (lease, guard read, two guard writes, release), 2 more
+// when the guard is new. Errors: AlreadyExists; InvalidArgument for a bad
 // name or metadata, or a region other than the workspace's, before any
 // call; FailedPrecondition when the workspace is not in Config.Region.
 func (w *Workspace) CreateEndpoint(ctx context.Context, spec *provider.EndpointSpec) (*provider.EndpointInfo, error) {
@@ -507,8 +507,9 @@ func (w *Workspace) DeleteEndpoint(ctx context.Context, name string) error {
 // before anything is written. Costs: Blob Storage 5 calls (lease with
 // If-Match when conditional, guard read, two guard writes, release), one
 // write and no PUT when nothing but the ETag changes; Resource Manager a
-// GET of the endpoint, a list of its deployments when the traffic or mirror
-// changes, the PUT and the polls of its operation.
+// GET of the endpoint (more while an earlier operation runs), a list of
+// its deployments when the traffic or mirror changes, the PUT and the
+// polls of its operation.
 func (w *Workspace) UpdateEndpoint(ctx context.Context, upd *provider.EndpointUpdate) (*provider.EndpointInfo, error) {
 	if upd == nil {
 		return nil, provider.Errorf(provider.InvalidArgument, "azure: UpdateEndpoint needs an update; got nil")

@@ -3,6 +3,8 @@ package azure_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -444,4 +446,95 @@ func TestServingUnfinishedUpdateInvalidatesETags(t *testing.T) {
 	if _, err := e.w.UpdateEndpoint(t.Context(), &provider.EndpointUpdate{Endpoint: "scoring", Traffic: map[string]int{"blue": 90, "green": 10}, IfMatch: after.ETag}); err != nil {
 		t.Fatalf("a conditional update with the ETag read afterwards: %v", err)
 	}
+}
+
+// callCounter counts the requests a Workspace sends, to Resource Manager
+// (the contract server) and to Blob Storage (Azurite), operations' polls
+// apart.
+type callCounter struct {
+	inner   policy.Transporter
+	armHost string
+	mu      sync.Mutex
+	arm     int
+	polls   int
+	storage int
+}
+
+func (c *callCounter) Do(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	switch {
+	case req.URL.Host != c.armHost:
+		c.storage++
+	case strings.Contains(req.URL.Path, "/mfeOperation"):
+		c.polls++
+	default:
+		c.arm++
+	}
+	c.mu.Unlock()
+	return c.inner.Do(req)
+}
+
+func (c *callCounter) take() (arm, polls, storage int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	arm, polls, storage = c.arm, c.polls, c.storage
+	c.arm, c.polls, c.storage = 0, 0, 0
+	return
+}
+
+// TestServingCallCosts holds the driver to the costs the package
+// documentation gives.
+func TestServingCallCosts(t *testing.T) {
+	e := newServingEnv(t, azuretest.Options{})
+	u, _ := url.Parse(e.srv.URL)
+	counter := &callCounter{inner: e.srv.Client(), armHost: u.Host}
+	cfg := e.cfg
+	cfg.ClientOptions.Transport = counter
+	w, err := azure.NewWorkspace(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	check := func(what string, wantARM, wantPolls, wantStorage int) {
+		t.Helper()
+		arm, polls, storage := counter.take()
+		if arm != wantARM || polls != wantPolls || storage != wantStorage {
+			t.Errorf("%s: %d Resource Manager calls, %d polls, %d storage calls; the documentation says %d, %d, %d",
+				what, arm, polls, storage, wantARM, wantPolls, wantStorage)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = w.CreateEndpoint(ctx, &provider.EndpointSpec{Name: "scoring", Region: "westeurope"})
+	must(err)
+	check("CreateEndpoint", 4, 1, 7)
+	_, err = w.GetEndpoint(ctx, "scoring")
+	must(err)
+	check("GetEndpoint", 1, 0, 1)
+	for _, d := range []string{"blue", "green"} {
+		_, err = w.CreateDeployment(ctx, &provider.DeploymentSpec{Endpoint: "scoring", Name: d, Model: "fraud", ModelVersion: "1"})
+		must(err)
+		check("CreateDeployment", 2, 0, 3)
+		must(e.srv.SetDeploymentReady("scoring", d))
+	}
+	_, err = w.UpdateEndpoint(ctx, &provider.EndpointUpdate{Endpoint: "scoring", Traffic: map[string]int{"blue": 100}})
+	must(err)
+	check("UpdateEndpoint of the split", 3, 1, 5)
+	_, err = w.UpdateEndpoint(ctx, &provider.EndpointUpdate{Endpoint: "scoring", Metadata: map[string]string{"stage": "canary"}})
+	must(err)
+	check("UpdateEndpoint of the metadata", 2, 1, 5)
+	_, err = w.UpdateEndpoint(ctx, &provider.EndpointUpdate{Endpoint: "scoring"})
+	must(err)
+	check("UpdateEndpoint changing nothing", 1, 0, 4)
+	_, err = w.GetDeployment(ctx, "scoring", "blue")
+	must(err)
+	check("GetDeployment", 1, 0, 0)
+	must(w.DeleteDeployment(ctx, "scoring", "green"))
+	check("DeleteDeployment", 3, 1, 4)
+	must(w.DeleteEndpoint(ctx, "scoring"))
+	check("DeleteEndpoint", 2, 1, 3)
 }
