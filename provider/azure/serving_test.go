@@ -12,6 +12,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/lease"
 
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/azure"
@@ -538,3 +540,58 @@ func TestServingCallCosts(t *testing.T) {
 	must(w.DeleteEndpoint(ctx, "scoring"))
 	check("DeleteEndpoint", 2, 1, 3)
 }
+
+// TestServingLostLeaseIsReported takes the guard's lease away from an
+// update while its operation runs, as an expiry would when the storage is
+// unreachable for longer than the lease: the updater must not record its
+// update over the new holder's, and must say so.
+func TestServingLostLeaseIsReported(t *testing.T) {
+	e := newServingEnv(t, azuretest.Options{OperationPolls: 1000})
+	ctx := t.Context()
+	createDone := make(chan error, 1)
+	go func() {
+		_, err := e.w.CreateEndpoint(ctx, &provider.EndpointSpec{Name: "scoring", Region: "westeurope"})
+		createDone <- err
+	}()
+	for e.srv.PendingOperations() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	e.srv.FinishOperations()
+	if err := <-createDone; err != nil {
+		t.Fatal(err)
+	}
+	before := e.srv.PendingOperations()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.w.UpdateEndpoint(ctx, &provider.EndpointUpdate{Endpoint: "scoring", Metadata: map[string]string{"stage": "canary"}})
+		done <- err
+	}()
+	for e.srv.PendingOperations() == before {
+		time.Sleep(time.Millisecond)
+	}
+	// Another writer breaks the lease and takes the guard.
+	cc, err := container.NewClientWithSharedKeyCredential(e.cfg.AccountURL+"/"+e.cfg.Container, sharedKey(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb := cc.NewBlockBlobClient("serving/guards/scoring")
+	if _, err := bb.BlobClient().GetProperties(ctx, nil); err != nil {
+		t.Fatalf("the guard blob: %v", err)
+	}
+	other, _ := lease.NewBlobClient(bb, nil)
+	if _, err := other.BreakLease(ctx, &lease.BlobBreakOptions{BreakPeriod: ptrTo(int32(0))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.AcquireLease(ctx, 60, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.FinishOperations()
+	err = <-done
+	if err == nil || !strings.Contains(err.Error(), "could not be recorded") {
+		t.Fatalf("the update that lost its lease: %v, want an error saying its end could not be recorded", err)
+	}
+	e.tokens.check(t, err)
+	other.ReleaseLease(ctx, nil)
+}
+
+func ptrTo[T any](v T) *T { return &v }
