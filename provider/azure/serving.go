@@ -701,8 +701,12 @@ func checkSplitNames(endpoint string, upd *provider.EndpointUpdate, deps []strin
 	if have == "" {
 		have = "none"
 	}
-	for what, m := range map[string]map[string]int{"traffic": upd.Traffic, "mirror": upd.Mirror} {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
+	for _, split := range []struct {
+		what string
+		m    map[string]int
+	}{{"traffic", upd.Traffic}, {"mirror", upd.Mirror}} {
+		what := split.what
+		for _, k := range slices.Sorted(maps.Keys(split.m)) {
 			if !slices.Contains(deps, k) {
 				return provider.Errorf(provider.InvalidArgument, "azure: %s share names deployment %q, which endpoint %q does not have (its deployments: %s)", what, k, endpoint, have)
 			}
