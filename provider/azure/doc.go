@@ -1,11 +1,12 @@
 // Package azure is the Azure provider: datasets in Azure Blob Storage and
 // read grants as shared access signatures, and, on an Azure Machine
 // Learning workspace through Azure Resource Manager, training, the model
-// registry and data assets. A Provider (New) implements provider.DataStore
-// and provider.Granter over one container of one storage account; a
-// Workspace (OpenWorkspace) adds provider.Trainer, provider.Registry and
-// provider.LatestModelVersionReader, and registers each dataset version as
-// a data asset. The package imports provider, never mlops.
+// registry, data assets and managed online endpoints. A Provider (New)
+// implements provider.DataStore and provider.Granter over one container of
+// one storage account; a Workspace (OpenWorkspace) adds provider.Trainer,
+// provider.Registry, provider.LatestModelVersionReader and
+// provider.Serving, and registers each dataset version as a data asset.
+// The package imports provider, never mlops.
 //
 // # Construction
 //
@@ -168,6 +169,75 @@
 // and repeating the call finishes. Metadata updates stay on the blob; the
 // asset shows the version as stored.
 //
+// # Serving
+//
+// Workspace implements provider.Serving on managed online endpoints. An
+// endpoint is created in the workspace's region (another region is
+// InvalidArgument; a workspace found elsewhere than configured is
+// FailedPrecondition), authenticates callers with Azure Machine Learning
+// tokens (authMode AMLToken: nothing long-lived to leak, and no credential
+// in EndpointInfo.URI, the scoring URI). A deployment is a managed online
+// deployment of the workspace's model version Model/ModelVersion, on
+// InstanceType (DefaultInstanceType when empty) with Instances instances,
+// its ArtifactURI kept in the deployment's properties; its state follows
+// the provisioning state: Succeeded is Ready, Failed and Canceled are
+// Failed, anything else Creating. ServingCapabilities reports mirroring
+// and MaxDeploymentsPerEndpoint (20), the default limit in Azure Machine
+// Learning's quota documentation. Azure mirrors at most 50% of the
+// requests, to one deployment alone: a mirror split over two deployments
+// is InvalidArgument.
+//
+// Creates, updates and deletes are Resource Manager PUTs and DELETEs that
+// run as long-running operations, followed to their end
+// (Azure-AsyncOperation or Location, pausing as Retry-After says).
+// CreateDeployment returns once Azure has accepted the deployment, which
+// then provisions for minutes; the deletes wait for their operation, and
+// when the caller's context ends first the error says that the delete goes
+// on. Traffic changes are a GET of the endpoint, the edit of
+// properties.traffic, properties.mirrorTraffic and tags, and a PUT of the
+// whole endpoint (Azure has no PATCH of the traffic); shares of zero are
+// not written. Every check of an update that needs no state is made
+// before any call, the rest before anything is written.
+//
+// Metadata is kept in the resource's tags, which people see in the
+// portal. Azure holds 50 tags on a resource and 256 characters in a value:
+// a longer value is kept in the workspace's storage container and its tag
+// refers to it by SHA-256, so no value is ever cut; metadata needing more
+// than 50 tags is refused with InvalidArgument before anything is made.
+//
+// Azure Machine Learning's endpoints have no ETag and take no conditional
+// request, so the contract's compare-and-swap comes from Blob Storage: a
+// guard blob per endpoint (serving/guards/<endpoint> in Config.Container)
+// whose ETag is the endpoint's ETag, and whose lease is the lock every
+// writer of the endpoint or its deployments holds for its
+// check-then-write. An update writes the guard before its PUT (marking it
+// pending) and after its operation ended, so the ETag changes on every
+// update, even one that changes nothing else, and an ETag read while an
+// update ran never matches afterwards; a writer that dies in between
+// leaves the mark, and the next writer waits for the endpoint to settle
+// and, if conditional, answers Conflict after moving the ETag. The lease
+// lasts 60 seconds and is renewed every 20 while an operation runs; the
+// guard writes carry the lease id, so a writer whose lease expired (the
+// storage unreachable for longer) cannot record an update over another
+// writer's, and says its update's outcome is uncertain. A conditional
+// update whose ETag is stale fails at once: the lease is taken with
+// If-Match. Writers wait for a held lease until their context ends.
+//
+// What each call costs (Resource Manager calls, Blob Storage calls, plus
+// one poll or more of an operation):
+//
+//	CreateEndpoint    4 + polls    5 (7 when the guard is new)
+//	GetEndpoint       1            1
+//	ListEndpoints     1 per page   1 per page (+2 per endpoint with a long value)
+//	UpdateEndpoint    2 + polls    5 (GET and PUT, +1 list of the deployments when
+//	                                  a split changes; 1 ARM and 4 storage calls
+//	                                  when only the ETag changes)
+//	DeleteEndpoint    2 + polls    3
+//	CreateDeployment  2            3 (+1 for a long value)
+//	GetDeployment     1            0 (+1 for a long value)
+//	ListDeployments   1 per page   0 (+1 per deployment with a long value)
+//	DeleteDeployment  3 + polls    4
+//
 // # Errors
 //
 // Errors carry the provider's codes: 404 is NotFound (a missing container
@@ -237,5 +307,9 @@
 // endpoint (azuretest.TokenServer) through azidentity's own
 // ClientSecretCredential. TestAzuriteLargeRoundTrip moves 32 MiB, or 1 GiB
 // with TIDELINE_BENCH_GIB=1 (make bench-large), against a plain azblob
-// upload of the same bytes.
+// upload of the same bytes. The whole conformance suite, every capability
+// claimed, runs over a Workspace whose Resource Manager is the azuretest
+// contract server (its state playing Azure Machine Learning's controllers)
+// and whose storage is Azurite, where the guard blobs' leases and ETags are
+// real.
 package azure

@@ -104,7 +104,6 @@ func (e *wsEnv) noSecret(t *testing.T, err error) {
 	}
 }
 
-
 func modelSpec(model, version, artifact string) *provider.ModelVersionSpec {
 	return &provider.ModelVersionSpec{
 		Model: model, Version: version, Region: "westeurope",

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,23 +21,25 @@ import (
 
 // workspaceHarness runs the conformance suite on a Workspace: training
 // against a contract server of its own, and, with storage (Azurite), the
-// DataStore and Grants groups too. It plays the cloud's controllers
+// DataStore, Grants, Registry and Serving groups too (their guards live in
+// the storage account). It plays the cloud's controllers
 // through the server's hooks.
 type workspaceHarness struct {
+	tb      testing.TB
 	storage *azuriteHarness // nil: training alone, with an unused account URL
 	srv     *azuretest.Server
 }
 
-func newWorkspaceHarness(storage *azuriteHarness) *workspaceHarness {
+func newWorkspaceHarness(tb testing.TB, storage *azuriteHarness) *workspaceHarness {
 	// Three to a page, so that every list the suite reads spans pages.
-	return &workspaceHarness{storage: storage, srv: azuretest.NewServer(azuretest.Options{PageSize: 3})}
+	return &workspaceHarness{tb: tb, storage: storage, srv: azuretest.NewServer(azuretest.Options{PageSize: 3})}
 }
 
 func (h *workspaceHarness) Capabilities() []provider.Capability {
 	if h.storage == nil {
 		return []provider.Capability{provider.CapTrainer}
 	}
-	return []provider.Capability{provider.CapDataStore, provider.CapTrainer, provider.CapGrants, provider.CapRegistry, provider.CapLatestModel}
+	return []provider.Capability{provider.CapDataStore, provider.CapTrainer, provider.CapGrants, provider.CapRegistry, provider.CapLatestModel, provider.CapServing}
 }
 
 func (h *workspaceHarness) config() azure.Config {
@@ -102,8 +105,8 @@ func (h *workspaceHarness) FailJob(_ context.Context, _ provider.Provider, name,
 	return nil
 }
 
-func (h *workspaceHarness) SetDeploymentReady(context.Context, provider.Provider, string, string) error {
-	return fmt.Errorf("the harness does not claim serving")
+func (h *workspaceHarness) SetDeploymentReady(_ context.Context, _ provider.Provider, endpoint, name string) error {
+	return h.srv.SetDeploymentReady(endpoint, name)
 }
 
 // Settle ends the long-running operations still going (cancellations).
@@ -112,7 +115,14 @@ func (h *workspaceHarness) Settle(context.Context, provider.Provider) error {
 	return nil
 }
 
-func (h *workspaceHarness) Close() { h.srv.Close() }
+// Close fails the subtest when a request differed from Microsoft's
+// examples.
+func (h *workspaceHarness) Close() {
+	if v := h.srv.Violations(); len(v) > 0 {
+		h.tb.Errorf("requests that differ from Microsoft's examples:\n%s", strings.Join(v, "\n"))
+	}
+	h.srv.Close()
+}
 
 // InspectJob reads the job's definition as the workspace stores it (the
 // body of its PUT), the plain environment it sets, and the values the
@@ -153,8 +163,9 @@ func (h *workspaceHarness) UseGrant(ctx context.Context, p provider.Provider, g 
 }
 
 // TestWorkspaceConformance runs the conformance suite on one Workspace
-// value: training on the contract server, and storage on Azurite — the
-// DataStore and Grants groups — when the emulator is running. Without it
+// value: training on the contract server, and, when the emulator is
+// running, everything that needs storage on Azurite — the DataStore,
+// Grants, Registry and Serving groups. Without it
 // the Trainer group runs alone, and the check that the harness claims
 // every capability of the provider ends by testenv's rule (a skip, or a
 // failure under TIDELINE_INTEGRATION=required).
@@ -164,7 +175,7 @@ func TestWorkspaceConformance(t *testing.T) {
 		accountURL := azurite(t)
 		storage = &azuriteHarness{accountURL: accountURL, container: newContainer(t, accountURL)}
 	}
-	providertest.RunConformanceTests(t, func(context.Context, testing.TB) (providertest.Harness, error) {
-		return newWorkspaceHarness(storage), nil
-	}, &providertest.Options{Parallel: true})
+	providertest.RunConformanceTests(t, func(_ context.Context, tb testing.TB) (providertest.Harness, error) {
+		return newWorkspaceHarness(tb, storage), nil
+	}, &providertest.Options{Parallel: true, Timeout: 30 * time.Second})
 }

@@ -127,6 +127,7 @@ var routeSets = []func(*Server){
 	(*Server).jobRoutes,
 	(*Server).vaultRoutes,
 	(*Server).registryRoutes,
+	(*Server).servingRoutes,
 }
 
 // NewServer starts a contract server. Close it when done.
