@@ -50,7 +50,7 @@ tmpdirs=()
 # data is thrown away anyway, and a run must not hang on a server that
 # waits for another one already gone.
 stop_pid() {
-	local pid=$1 i timer kept=()
+	local pid=$1 timer
 	kill "$pid" 2>/dev/null || true
 	(
 		trap 'kill "$nap" 2>/dev/null; exit 0' TERM
@@ -63,8 +63,15 @@ stop_pid() {
 	wait "$pid" 2>/dev/null || true
 	kill "$timer" 2>/dev/null || true
 	wait "$timer" 2>/dev/null || true
+	forget_pid "$pid"
+}
+
+# forget_pid removes $1, a process that has ended and been waited for,
+# from the processes the cleanup stops.
+forget_pid() {
+	local i kept=()
 	for i in "${pids[@]}"; do
-		if [ "$i" != "$pid" ]; then
+		if [ "$i" != "$1" ]; then
 			kept+=("$i")
 		fi
 	done
@@ -180,7 +187,7 @@ built=
 build_cached() {
 	local name=$1 version=$2 module=$3 pkg=$4 estimate=$5
 	shift 5
-	local dir="$cache_root/$name-$version" tmp start ticker status=0
+	local dir="$cache_root/$name-$version" tmp start ticker builder status=0
 	built="$dir/$name"
 	if [ -x "$built" ]; then
 		return
@@ -203,7 +210,13 @@ build_cached() {
 	) &
 	ticker=$!
 	pids+=("$ticker")
-	(cd "$module" && GOWORK=off go build -mod=readonly -buildvcs=false "$@" -o "$tmp/$name" "$pkg") >&2 || status=$?
+	# The build runs in the background and is waited for, so that an
+	# interrupt stops it at once (through the cleanup) instead of after it.
+	(cd "$module" && GOWORK=off exec go build -mod=readonly -buildvcs=false "$@" -o "$tmp/$name" "$pkg") >&2 &
+	builder=$!
+	pids+=("$builder")
+	wait "$builder" || status=$?
+	forget_pid "$builder"
 	stop_pid "$ticker"
 	if [ "$status" -ne 0 ] || [ ! -x "$tmp/$name" ]; then
 		log "building $name $version failed (go build exit status $status)"
