@@ -7,8 +7,9 @@ PKGS     ?= ./...
 
 .PHONY: test vet bench bench-large fuzz quickstart fixtures
 
-# scripts/testenv.sh installs Azurite once into ~/.cache/tideline, starts it
-# for the run and stops it afterwards, pass or fail.
+# scripts/testenv.sh installs Azurite and builds etcd and kube-apiserver once
+# into ~/.cache/tideline, starts them for the run and stops them afterwards,
+# pass or fail.
 test: vet
 	scripts/testenv.sh env TIDELINE_INTEGRATION=required $(GO) test -race -count=1 $(PKGS)
 
