@@ -111,17 +111,17 @@
 // # Least privilege
 //
 // RoleYAML (role.yaml in this package) is the namespaced Role the provider
-// needs; a test checks that the trainer makes no request outside it and
-// uses every training rule in it:
+// needs, and no more: tests check that the trainer and serving make no
+// request outside it and that each uses every rule of its part:
 //
 //	batch                  jobs               get list watch create patch delete
 //	kubeflow.org           pytorchjobs        get list watch create patch delete
 //	trainer.kubeflow.org   trainjobs          get list watch create patch delete
 //	""                     secrets            create patch delete
-//	""                     configmaps         get list create update delete
+//	""                     configmaps         get list create update delete  (training and serving)
 //	""                     pods               list
 //	""                     pods/log           get
-//	serving.kserve.io      inferenceservices  get list watch create update patch delete  (serving)
+//	serving.kserve.io      inferenceservices  get list create update delete  (serving)
 //
 // Secrets are never read back. A request the credentials may not make
 // fails with PermissionDenied naming the verb, the resource and the
