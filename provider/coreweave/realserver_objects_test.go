@@ -14,6 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -386,5 +387,67 @@ func TestRealLostSecretCreateResponse(t *testing.T) {
 	jobs, secrets, owned := jobsAndSecrets(t, ctx, kube, ns)
 	if jobs != 1 || secrets != 1 {
 		t.Errorf("a lost response and a retry left %d Jobs and %d Secrets (%v), want one of each", jobs, secrets, owned)
+	}
+}
+
+// TestRealControllerWritesOnlySchemaFields: the controller's status writes
+// for a Job, a PyTorchJob and a TrainJob, started and completed, and
+// KServe's for an InferenceService, draw no warning of a pruned field from
+// the API server: what the harness writes is what the CRDs hold, so a
+// state the provider reads from status is really there.
+func TestRealControllerWritesOnlySchemaFields(t *testing.T) {
+	env := realServer(t)
+	ns := realNamespace(t, env, "cw-ctl")
+	ctx := t.Context()
+	warn := &warnings{}
+	cfg := env.AdminConfig()
+	cfg.WarningHandler = warn
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := &coreweavetest.Controller{Kube: kube, Dynamic: dyn, Namespace: ns}
+	p := realProvider(t, env, env.UserConfig(), ns, testRegion, nil, func(c *coreweave.Config) {
+		c.Serving = coreweave.ServingConfig{ModelFormat: "sklearn"}
+	})
+	ptj := realProvider(t, env, env.UserConfig(), ns, testRegion, nil, func(c *coreweave.Config) { c.MultiNode = coreweave.MultiNodeTrainJob })
+	one, pt, tj := jobSpec("ctl-one"), jobSpec("ctl-pytorch"), jobSpec("ctl-trainjob")
+	pt.Nodes = 2
+	tj.Nodes, tj.MaxRetries = 2, 0
+	for _, c := range []struct {
+		p    *coreweave.Provider
+		spec *provider.JobSpec
+	}{{p, one}, {p, pt}, {ptj, tj}} {
+		if _, err := c.p.SubmitJob(ctx, c.spec); err != nil {
+			t.Fatal(err)
+		}
+		if err := ctl.StartJob(ctx, c.spec.Name); err != nil {
+			t.Fatalf("starting %s: %v", c.spec.Name, err)
+		}
+		if info, err := c.p.GetJob(ctx, c.spec.Name); err != nil || info.State != provider.JobRunning {
+			t.Errorf("%s after its start: %v, %v; want running", c.spec.Name, info, err)
+		}
+		if err := ctl.CompleteJob(ctx, c.spec.Name, "s3://out/"+c.spec.Name); err != nil {
+			t.Fatalf("completing %s: %v", c.spec.Name, err)
+		}
+		if info, err := c.p.GetJob(ctx, c.spec.Name); err != nil || info.State != provider.JobSucceeded {
+			t.Errorf("%s after its completion: %v, %v; want succeeded", c.spec.Name, info, err)
+		}
+	}
+	if _, err := p.CreateEndpoint(ctx, &provider.EndpointSpec{Name: "scoring", Region: servingRegion}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.CreateDeployment(ctx, &provider.DeploymentSpec{Endpoint: "scoring", Name: "blue", Model: "fraud", ModelVersion: "3", ArtifactURI: "s3://models/fraud/blue"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := coreweavetest.SetDeploymentReady(ctx, dyn, ns, "scoring", "blue"); err != nil {
+		t.Fatal(err)
+	}
+	if w := warn.all(); len(w) > 0 {
+		t.Errorf("the API server pruned what the controller wrote: %q", w)
 	}
 }
