@@ -142,4 +142,3 @@ func TestRealConformanceStandard(t *testing.T) {
 	env := realServer(t)
 	providertest.RunConformanceTests(t, realMaker(env, coreweave.DeploymentModeStandard, nil), realOptions(func(s *provider.JobSpec) { s.Nodes = 2 }))
 }
-
