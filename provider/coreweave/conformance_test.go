@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/tideline-ml/tideline/provider"
-	"github.com/tideline-ml/tideline/provider/coreweave/coreweavetest"
 	"github.com/tideline-ml/tideline/provider/providertest"
 )
 
@@ -17,13 +16,13 @@ const (
 // the fake cluster, coreweavetest.Controller playing the Job controller and
 // the garbage collector.
 func TestConformance(t *testing.T) {
-	providertest.RunConformanceTests(t, coreweavetest.FakeHarness(testNamespace, testRegion, false, nil), nil)
+	providertest.RunConformanceTests(t, fakeTrainingHarness(false), nil)
 }
 
 // TestConformancePyTorchJob runs the suite with every job on two nodes, so
 // every job is a PyTorchJob.
 func TestConformancePyTorchJob(t *testing.T) {
-	providertest.RunConformanceTests(t, coreweavetest.FakeHarness(testNamespace, testRegion, true, nil), &providertest.Options{
+	providertest.RunConformanceTests(t, fakeTrainingHarness(true), &providertest.Options{
 		PrepareJob: func(s *provider.JobSpec) { s.Nodes = 2 },
 	})
 }

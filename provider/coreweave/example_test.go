@@ -91,5 +91,5 @@ func Example_role() {
 	// "" [configmaps]: [get list create update delete]
 	// "" [pods]: [list]
 	// "" [pods/log]: [get]
-	// "serving.kserve.io" [inferenceservices]: [get list watch create update patch delete]
+	// "serving.kserve.io" [inferenceservices]: [get list create update delete]
 }

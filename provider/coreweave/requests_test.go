@@ -25,7 +25,8 @@ type lifecycle interface {
 	complete(ctx context.Context, name string) error
 	requests() int
 	// expire makes the version a watch resumes from expire (a compaction
-	// and a dropped watch), or does nothing where that cannot be forced.
+	// and a dropped watch), or, where that cannot be forced, drops the
+	// watch.
 	expire(ctx context.Context)
 }
 

@@ -25,8 +25,8 @@ const (
 // controller would; Settle finishes deletes the ServingCluster holds back (with
 // deferDeletes, as KServe's finalizer and foreground deletion do).
 //
-// It claims CapServing alone: serving is all this provider implements so
-// far.
+// It claims CapServing and hands the suite the serving part of the
+// provider (see part_test.go).
 type servingHarness struct {
 	cluster *coreweavetest.ServingCluster
 	cfg     coreweave.ServingConfig
@@ -45,13 +45,17 @@ func (h *servingHarness) Capabilities() []provider.Capability {
 }
 
 func (h *servingHarness) MakeProvider(context.Context) (provider.Provider, error) {
-	return coreweave.New(coreweave.Config{
+	p, err := coreweave.New(coreweave.Config{
 		Clientset: kubefake.NewClientset(),
 		Dynamic:   h.cluster.Dynamic(),
 		Namespace: servingNamespace,
 		Region:    servingRegion,
 		Serving:   h.cfg,
 	})
+	if err != nil {
+		return nil, err
+	}
+	return asServingPart(p), nil
 }
 
 // Reopen returns a second provider over the same cluster: the provider

@@ -71,13 +71,8 @@ func (p *Provider) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*prov
 	if err != nil {
 		return nil, err
 	}
-	if sec != nil {
-		if _, err := p.kube.CoreV1().Secrets(p.namespace).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
-			return nil, p.apiErr(err, "create", "secrets", secretName)
-		}
-	}
-	// From here on a failure removes the Secret, on a context that
-	// outlives the caller's.
+	// A failure removes the Secret, on a context that outlives the
+	// caller's.
 	cleanup := func() {
 		if sec == nil {
 			return
@@ -85,6 +80,16 @@ func (p *Provider) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*prov
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		_ = p.kube.CoreV1().Secrets(p.namespace).Delete(cctx, secretName, metav1.DeleteOptions{})
+	}
+	if sec != nil {
+		if _, err := p.kube.CoreV1().Secrets(p.namespace).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+			if !definite(err) {
+				// The response was lost: the Secret may exist, owned by
+				// nothing. Its name is this submission's alone.
+				cleanup()
+			}
+			return nil, p.apiErr(err, "create", "secrets", secretName)
+		}
 	}
 	created, err := p.createObject(ctx, obj)
 	if err != nil && !apierrors.IsAlreadyExists(err) {

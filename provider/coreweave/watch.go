@@ -15,7 +15,8 @@ import (
 // resourceVersion) differs from afterRevision. It reads the job once, then
 // watches that one object from afterRevision, with bookmarks, so that it
 // wakes for a change and for nothing else. When the watch ends it resumes
-// from the last version seen (an event's or a bookmark's); when that
+// from the last version seen (an event's or a bookmark's), also when the
+// stream broke or the server ended it with a 5xx or 429 error; when that
 // version has expired (410 Gone) it lists the job by name and watches on
 // from the list's version. A job deleted meanwhile is returned from its
 // cancellation record, or NotFound. Errors: NotFound; ctx.Err() when ctx
@@ -125,6 +126,12 @@ func (p *Provider) consume(ctx context.Context, w watch.Interface, k kind, name,
 				if apierrors.IsGone(st) || apierrors.IsResourceExpired(st) {
 					return nil, next, true, false, nil
 				}
+				if brokenStream(st) {
+					// The stream broke (client-go reports a connection cut
+					// mid-event as an internal error) or the server ended it
+					// for a while: resume from the last version seen.
+					return nil, next, false, false, nil
+				}
 				return nil, next, false, false, p.apiErr(st, "watch", k.resource(), name)
 			case watch.Bookmark:
 				if m, err := meta.Accessor(ev.Object); err == nil && m.GetResourceVersion() != "" {
@@ -146,6 +153,15 @@ func (p *Provider) consume(ctx context.Context, w watch.Interface, k kind, name,
 			}
 		}
 	}
+}
+
+// brokenStream reports whether a watch's error event means the stream
+// ended for a reason a new watch may not meet: an internal error (what
+// client-go reports when the connection breaks mid-stream), a timeout, an
+// unavailable or overloaded server.
+func brokenStream(err error) bool {
+	return apierrors.IsInternalError(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsTooManyRequests(err) || apierrors.IsUnexpectedServerError(err)
 }
 
 // ctxErr returns ctx.Err() unwrapped when ctx ended, as the contract asks,

@@ -377,7 +377,9 @@ func (c *Controller) kubeflow(ctx context.Context, gvr schema.GroupVersionResour
 		}
 		switch what {
 		case "start":
-			if _, ok, _ := unstructured.NestedString(u.Object, "status", "startTime"); !ok {
+			// A TrainJob's status has no startTime: its Created
+			// condition tells when it started.
+			if _, ok, _ := unstructured.NestedString(u.Object, "status", "startTime"); !ok && pytorch {
 				_ = unstructured.SetNestedField(u.Object, now, "status", "startTime")
 			}
 			if _, err := c.runPod(ctx, u, kindOf, corev1.PodRunning, tmpl); err != nil {

@@ -169,3 +169,42 @@ func setCondition(status map[string]any, typ, value, message string) {
 	}
 	status["conditions"] = append(conds, c)
 }
+
+// SettleInferenceServices plays the garbage collector for the
+// InferenceServices of namespace: one deleted with foreground propagation
+// stays, held by the foregroundDeletion finalizer, until its dependents are
+// gone; KServe's controller made it none here, so the finalizer is removed
+// and the API server deletes it.
+func SettleInferenceServices(ctx context.Context, dyn dynamic.Interface, namespace string) error {
+	client := dyn.Resource(coreweave.InferenceServiceResource).Namespace(namespace)
+	list, err := client.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for i := range list.Items {
+		obj := &list.Items[i]
+		if obj.GetDeletionTimestamp() == nil {
+			continue
+		}
+		for round := 0; ; round++ {
+			obj.SetFinalizers(without(obj.GetFinalizers(), metav1.FinalizerDeleteDependents))
+			_, err := client.Update(ctx, obj, metav1.UpdateOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if apierrors.IsConflict(err) && round < 8 {
+				if obj, err = client.Get(ctx, obj.GetName(), metav1.GetOptions{}); apierrors.IsNotFound(err) {
+					break
+				} else if err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			break
+		}
+	}
+	return nil
+}
