@@ -209,10 +209,20 @@ func (p *Provider) getEndpoint(ctx context.Context, name string) (*endpointObjec
 	switch {
 	case err == nil && ours(obj):
 		return decodeEndpoint(obj, false)
-	case err == nil, apierrors.IsNotFound(err):
-		return nil, provider.Errorf(provider.NotFound, "coreweave: endpoint %q does not exist in namespace %q; create it with CreateEndpoint first", name, p.namespace)
+	case err != nil && !apierrors.IsNotFound(err):
+		return nil, mapErr(err, fmt.Sprintf("reading ConfigMap %q", name))
 	}
-	return nil, mapErr(err, fmt.Sprintf("reading ConfigMap %q", name))
+	// Neither was there when read; but a first deployment creates the
+	// InferenceService before it deletes the ConfigMap, so one that landed
+	// between the two reads shows in a second read of the former.
+	obj, err = p.isvcs().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil && ours(obj):
+		return decodeEndpoint(obj, true)
+	case err != nil && !apierrors.IsNotFound(err):
+		return nil, mapErr(err, fmt.Sprintf("reading InferenceService %q", name))
+	}
+	return nil, provider.Errorf(provider.NotFound, "coreweave: endpoint %q does not exist in namespace %q; create it with CreateEndpoint first", name, p.namespace)
 }
 
 // missingKind reports whether a NotFound is about the resource type rather
