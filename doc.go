@@ -7,10 +7,11 @@
 // changes anything is checked against residency and policy before any
 // cloud is touched, audited and recorded in a lineage graph.
 //
-// Today the providers are the in-memory one (provider/memprovider), which
-// the quickstart and a team's own tests run on; the Azure provider (Blob
-// Storage, Azure Machine Learning) and the CoreWeave provider (Kubernetes,
-// KServe) are being built against the same contract and conformance suite.
+// The providers are the in-memory one (provider/memprovider), which the
+// quickstart and a team's own tests run on, the Azure provider
+// (provider/azure: Blob Storage and Azure Machine Learning) and the
+// CoreWeave provider (provider/coreweave: Kubernetes Jobs, Kubeflow and
+// KServe), all passing one conformance suite (provider/providertest).
 //
 // Start with these packages:
 //

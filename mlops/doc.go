@@ -3,8 +3,8 @@
 // models and rolls out deployments, on whichever providers it was given.
 //
 // A Client is built from named providers (package provider describes the
-// contract; provider/memprovider is the in-memory one, and the cloud
-// providers being built follow the same contract):
+// contract; provider/memprovider is the in-memory one, provider/azure and
+// provider/coreweave the clouds'):
 //
 //	c, err := mlops.NewClient(mlops.Providers{"lab": memprovider.New(nil)},
 //		&mlops.ClientOptions{

@@ -14,8 +14,9 @@
 //  6. ask the lineage which live deployments derive from the dataset,
 //     verify the audit log, and print a summary.
 //
-// Two in-memory providers stand in for Azure and CoreWeave, whose own
-// providers are being built against the same contract; a goroutine plays
+// Two in-memory providers stand in for Azure and CoreWeave, so that it runs
+// with no account (the real providers pass the same conformance suite, and
+// package e2e runs this pipeline on their test parts); a goroutine plays
 // the GPU cluster's controller. The program says so when it starts, and
 // that its DENIED and ROLLED BACK lines are governance at work, not
 // failures. The audit log and the OpenLineage
@@ -142,8 +143,9 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	say("Tideline quickstart. \"azure\" and \"coreweave\" below are in-memory providers named after the")
-	say("clouds (the cloud providers are being built against the same contract). The DENIED and ROLLED")
-	say("BACK lines are the point: residency, policy and a failed health check doing their work.")
+	say("clouds, so that it runs with no account (the cloud providers pass the same conformance suite).")
+	say("The DENIED and ROLLED BACK lines are the point: residency, policy and a failed health check")
+	say("doing their work.")
 	say("")
 
 	// 1. Data.

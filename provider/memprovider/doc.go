@@ -3,8 +3,7 @@
 // serving — with the semantics the contract states, held in one process's
 // memory. It is what the quickstart runs on and what a team's own tests use
 // in place of a cloud, and it passes the conformance suite (package
-// providertest) that the Azure and CoreWeave providers, being built, will
-// pass too.
+// providertest) that the Azure and CoreWeave providers pass too.
 //
 // The semantics are real, not canned: regions are checked (the defaults are
 // real Azure and CoreWeave region names, so residency rules resolve them),
