@@ -31,7 +31,7 @@ func TestQuickstart(t *testing.T) {
 	s, elapsed := runQuickstart(t, config{Dir: dir})
 	t.Log("\n" + s)
 	for _, want := range []string{
-		"are in-memory providers", "The DENIED and ROLLED\nBACK lines are the point",
+		"are in-memory providers", "The DENIED and ROLLED BACK lines are the point",
 		"[1/6]", "[2/6]", "[3/6]", "[4/6]", "[5/6]", "[6/6]",
 		// the US job on EU-restricted data, naming the dataset and rule
 		"DENIED  job.submit in US-EAST-04", "dataset azure/claims@1 is restricted", "(rule restricted→EU/EEA)",
