@@ -309,18 +309,20 @@ func reasons(d *mlops.PolicyError) string {
 }
 
 // requireNoSecret fails when any of the values appears in any of the texts,
-// or in their JSON or URL escapings.
+// or in their JSON or URL escapings. The failure names the value and where
+// it was found, never the value or the text around it.
 func requireNoSecret(t *testing.T, texts map[string]string, values map[string]string) {
 	t.Helper()
 	for vname, v := range values {
-		if v == "" {
-			continue
-		}
+		require.NotEmpty(t, v, "%s: nothing to look for", vname)
 		j, _ := json.Marshal(v)
 		forms := []string{v, string(j[1 : len(j)-1]), url.QueryEscape(v)}
 		for tname, text := range texts {
 			for _, f := range forms {
-				require.NotContains(t, text, f, "%s leaked into the %s", vname, tname)
+				if i := strings.Index(text, f); i >= 0 {
+					t.Errorf("%s leaked into the %s, at byte %d", vname, tname, i)
+					break
+				}
 			}
 		}
 	}
