@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
+	"github.com/tideline-ml/tideline/internal/azuritetest"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/azure/azuretest"
 )
@@ -70,6 +71,21 @@ func newARMEnv(t *testing.T, opts azuretest.Options, edit func(*Config, *azurete
 		t.Fatal(err)
 	}
 	return &armEnv{srv: srv, cred: cred, w: w}
+}
+
+// newJobEnv is newARMEnv with the workspace's storage container on
+// Azurite, where SubmitJob keeps the claims that make a job's creation
+// exclusive.
+func newJobEnv(t *testing.T, opts azuretest.Options, edit func(*Config, *azuretest.Server)) *armEnv {
+	t.Helper()
+	accountURL := azuritetest.URL(t)
+	name := azuritetest.NewContainer(t, accountURL)
+	return newARMEnv(t, opts, func(c *Config, srv *azuretest.Server) {
+		c.AccountURL, c.Container, c.SharedKey = accountURL, name, azuritetest.SharedKey(t)
+		if edit != nil {
+			edit(c, srv)
+		}
+	})
 }
 
 // noToken fails the test when err's text holds a token the credential

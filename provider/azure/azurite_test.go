@@ -3,70 +3,39 @@ package azure_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
-	"github.com/tideline-ml/tideline/internal/testenv"
+	"github.com/tideline-ml/tideline/internal/azuritetest"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/azure"
 	"github.com/tideline-ml/tideline/provider/providertest"
 )
 
-// The emulator's account is Microsoft's documented development account; its
-// key is published and works against the emulator alone.
+// The emulator's account and key, and where its endpoint is found.
 const (
-	devAccount = "devstoreaccount1"
-	devKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-	azuriteEnv = "TIDELINE_AZURITE_BLOB_URL"
+	devAccount = azuritetest.Account
+	devKey     = azuritetest.Key
+	azuriteEnv = azuritetest.Env
 )
 
-// azurite returns the emulator's blob endpoint, or ends the test by
-// testenv.Missing's rule when there is none.
-func azurite(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv(azuriteEnv)
-	if u == "" {
-		testenv.Missing(tb, "Azurite is not running: %s is empty; run the tests with make test, which installs and starts it (or start azurite-blob yourself and set %s to http://127.0.0.1:PORT/%s)", azuriteEnv, azuriteEnv, devAccount)
-	}
-	return strings.TrimRight(u, "/")
-}
+func azurite(tb testing.TB) string { tb.Helper(); return azuritetest.URL(tb) }
 
 func sharedKey(tb testing.TB) *container.SharedKeyCredential {
 	tb.Helper()
-	k, err := container.NewSharedKeyCredential(devAccount, devKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return k
+	return azuritetest.SharedKey(tb)
 }
 
-// newContainer creates a container of its own for the test and removes it
-// when the test ends.
 func newContainer(tb testing.TB, accountURL string) string {
 	tb.Helper()
-	var b [6]byte
-	rand.Read(b[:])
-	name := "tl-" + hex.EncodeToString(b[:])
-	c, err := container.NewClientWithSharedKeyCredential(accountURL+"/"+name, sharedKey(tb), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := c.Create(context.Background(), nil); err != nil {
-		tb.Fatalf("creating container %s on Azurite: %v", name, err)
-	}
-	tb.Cleanup(func() { c.Delete(context.Background(), nil) })
-	return name
+	return azuritetest.NewContainer(tb, accountURL)
 }
 
 func newProvider(tb testing.TB, accountURL, containerName string, edit func(*azure.Config)) *azure.Provider {

@@ -273,10 +273,20 @@
 // AuthorizationFailed to PermissionDenied, a missing workspace to
 // FailedPrecondition), with the *azcore.ResponseError reachable.
 //
-// A job is a command job PUT under its name, made create-only by a GET
-// first and If-None-Match: *, with a submission id in its properties that
-// tells a retried PUT of the same call from another submit (see
-// Workspace.SubmitJob for the calls it makes). The image becomes an
+// A job is a command job PUT under its name. Azure's PUT of a job has no
+// conditional form (it creates or replaces; If-None-Match is ignored), so
+// the job is made create-only with a claim blob, registry/jobs/<job>,
+// created with If-None-Match: * in the workspace's storage container
+// before the PUT: of concurrent submits of one name, the one that
+// creates the claim PUTs the job, and the others wait for that job and
+// return AlreadyExists with it. A claim whose job has not appeared
+// within two minutes (its submitter died between claim and PUT) is taken
+// over by the next submit, with If-Match on the claim's ETag; a submit
+// that created no job releases its claim at once. A submission id in the
+// job's properties tells, after a failed PUT, whether the job that exists
+// is this call's. A submit of an existing name costs one GET; a new job a
+// GET, the claim and the PUT, with the environment and key vault writes
+// below (see Workspace.SubmitJob). The image becomes an
 // environment version; inputs are uri_file or uri_folder inputs; several
 // nodes run under a PyTorch distribution; MaxDuration becomes
 // limits.timeout. SecretEnv values and inputs' read grants are written to
@@ -297,8 +307,7 @@
 //
 // # Tests
 //
-// The package's tests run the conformance suite's Trainer group against
-// the contract server of package azuretest, and its DataStore and Grants
+// The package's tests run the conformance suite's DataStore and Grants
 // groups on Azurite, the storage emulator, which make test installs and
 // starts (scripts/testenv.sh); without it they skip, or fail under
 // TIDELINE_INTEGRATION=required. The user-delegation SAS is tested against
@@ -310,6 +319,7 @@
 // upload of the same bytes. The whole conformance suite, every capability
 // claimed, runs over a Workspace whose Resource Manager is the azuretest
 // contract server (its state playing Azure Machine Learning's controllers)
-// and whose storage is Azurite, where the guard blobs' leases and ETags are
-// real.
+// and whose storage is Azurite, where the claims' and guard blobs' leases
+// and ETags are real; so do the job tests, since a job's claim lives in
+// the storage account.
 package azure

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/azure"
 	"github.com/tideline-ml/tideline/provider/azure/azuretest"
@@ -24,21 +22,19 @@ func TestEntraTokensEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	ts := tokenServer(t)
 	ts.SetAudiences(azuretest.ARMAudience, azuretest.VaultAudience)
-	srv := azuretest.NewServer(azuretest.Options{Verifier: ts, StorageAccount: "acct"})
+	srv := azuretest.NewServer(azuretest.Options{Verifier: ts, StorageAccount: devAccount})
 	t.Cleanup(srv.Close)
+	accountURL := azurite(t) // the workspace's storage account: SubmitJob claims the job's name there
+	containerName := newContainer(t, accountURL)
 
 	config := func(secret string) azure.Config {
 		cred, err := ts.Credential(testClientID, secret, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, err := container.NewSharedKeyCredential("acct", "a2V5")
-		if err != nil {
-			t.Fatal(err)
-		}
 		o := srv.Options()
 		return azure.Config{
-			AccountURL: "https://acct.blob.core.windows.net", Container: "data", SharedKey: k, Credential: cred,
+			AccountURL: accountURL, Container: containerName, SharedKey: sharedKey(t), Credential: cred,
 			SubscriptionID: o.SubscriptionID, ResourceGroup: o.ResourceGroup, Workspace: o.Workspace,
 			ARMEndpoint: srv.URL, ClientOptions: srv.ClientOptions(), Compute: "cpu-cluster",
 		}

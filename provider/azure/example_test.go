@@ -51,10 +51,20 @@ func Example() {
 	fmt.Println(g) // the URL prints as [REDACTED]; g.URL.Reveal() hands it over
 }
 
+// The storage account of Example_workspace: the emulator's default
+// endpoint. TestExampleWorkspace points it at the tests' emulator.
+var (
+	exampleAccountURL = "http://127.0.0.1:10000/devstoreaccount1"
+	exampleContainer  = "datasets"
+)
+
 // Example_workspace makes a provider with an Azure Machine Learning
-// workspace and trains on it. The workspace is the contract server here;
-// against Azure, leave ARMEndpoint empty, set KeyVaultURL to the
-// workspace's key vault and use a credential of azidentity.
+// workspace and trains on it. The workspace is the contract server here,
+// and the storage account the emulator (jobs keep claims on their names
+// there); against Azure, leave ARMEndpoint empty, set KeyVaultURL to the
+// workspace's key vault and use a credential of azidentity. It needs
+// Azurite on port 10000 and a container named "datasets", so go test
+// compiles it and TestExampleWorkspace runs it on the tests' emulator.
 func Example_workspace() {
 	srv := azuretest.NewServer(azuretest.Options{})
 	defer srv.Close()
@@ -65,8 +75,8 @@ func Example_workspace() {
 	}
 	w, err := azure.NewWorkspace(azure.Config{
 		// Datasets: the workspace's storage account.
-		AccountURL: "https://mlstore.blob.core.windows.net",
-		Container:  "datasets",
+		AccountURL: exampleAccountURL,
+		Container:  exampleContainer,
 		Region:     "westeurope",
 		SharedKey:  key,
 		// Training: the workspace, reached through Azure Resource Manager.
@@ -100,7 +110,4 @@ func Example_workspace() {
 		log.Fatal(err)
 	}
 	fmt.Println(info.State, info.Attempts)
-	// Output:
-	// train-claims Queued map[TRACKER_API_KEY:[REDACTED]]
-	// Running 1
 }

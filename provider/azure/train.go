@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -147,36 +146,38 @@ var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // SubmitJob creates the command job spec.Name and returns it.
 //
-// The job's name is the idempotency key. Azure's PUT replaces a job, so
-// the driver makes it create-only: a GET first (an existing job is
-// AlreadyExists at the cost of that one call), then the PUT with
-// If-None-Match: *, carrying a random submission id in the job's
-// properties. A PUT refused as existing (412 or 409) — another submit won
-// a race, or the pipeline retried this PUT after its answer was lost — is
-// followed by a GET: the driver's own submission id means the job is this
-// call's, anything else is AlreadyExists with that job. Either way one job
-// exists.
+// The job's name is the idempotency key. Azure's PUT of a job creates or
+// replaces it and has no conditional form, so the driver makes it
+// create-only with a claim blob in the workspace's storage container
+// (see jobClaimPrefix): a GET first (an existing job is AlreadyExists at
+// the cost of that one call), then the claim, created with
+// If-None-Match: *, then the PUT, carrying a random submission id in the
+// job's properties. Of concurrent submits of one name, one claims it and
+// PUTs; the others wait until that job appears and return AlreadyExists
+// with it. A claim left by a submit that died before its PUT holds the
+// name for two minutes, then the next submit takes it over.
 //
 // SecretEnv values and the inputs' read grants are written to the
 // workspace's key vault (Config.KeyVaultURL) as secrets named after the
 // job and the submission; the job's environment variable SecretsEnvVar
 // maps each name to its secret's URI, and the job runs with the compute's
 // managed identity, which reads them: the definition names the secrets,
-// never holds them. The image
-// becomes an environment version (tl-img-<digest of the reference>,
-// version 1), written once per Workspace value.
+// never holds them. The image becomes an environment version
+// (tl-img-<digest of the reference>, version 1), written once per
+// Workspace value.
 //
-// When the PUT fails without a refusal from the service (a broken
-// connection after the pipeline's retries, the context ending while it
-// was under way), a GET tells whether this call's job exists: then it is
-// returned as created. A refused submit deletes the secrets it wrote; one
-// whose outcome stays unknown (that GET failed too) keeps them, since the
-// job may refer to them.
+// A PUT whose answer was lost is sent again by the pipeline's retry
+// policy with the same body, which the service applies as a no-op. When
+// the PUT fails in the end, a GET (past the caller's cancellation) tells
+// whether this call's job exists: then it is returned as created. A
+// submit that created no job deletes the secrets it wrote and releases
+// its claim; one whose outcome stays unknown (that GET failed too) keeps
+// them, since the job may refer to them.
 //
-// Calls: a new job costs a GET, the environment PUT (once per image and
-// Workspace value), one key vault PUT per secret and the job's PUT; an
-// existing name costs the GET alone; a lost answer adds the retried PUT
-// and a GET.
+// Calls: a new job costs a GET, the claim's blob PUT, the environment PUT
+// (once per image and Workspace value), one key vault PUT per secret and
+// the job's PUT; an existing name costs the GET alone; a failed PUT adds
+// a GET.
 func (w *Workspace) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*provider.JobInfo, error) {
 	if err := provider.CheckContext(ctx); err != nil {
 		return nil, err
@@ -199,20 +200,34 @@ func (w *Workspace) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*pro
 		return nil, armError(op{what: what + " (looking for an existing job)"}, err)
 	}
 
+	submission := newSubmissionID()
+	claim, found, err := w.claimJob(ctx, spec.Name, submission, what)
+	switch {
+	case err != nil:
+		return nil, err
+	case found != nil:
+		return w.alreadyExists(spec.Name, found)
+	}
+	// abandon undoes what this submit wrote, once it knows it created no
+	// job: the first n secrets and the claim.
+	abandon := func(n int) {
+		w.dropSecrets(ctx, spec.Name, submission, n)
+		w.releaseJobClaim(ctx, spec.Name, claim, what)
+	}
+
 	envID, err := w.environment(ctx, spec.Image)
 	if err != nil {
+		abandon(0)
 		return nil, err
 	}
 	body.Properties.EnvironmentID = envID
-
-	submission := newSubmissionID()
 	body.Properties.Properties[propSubmission] = submission
 	if len(secrets) > 0 {
 		refs := map[string]string{}
 		for i, envName := range slices.Sorted(maps.Keys(secrets)) {
 			sname := secretName(spec.Name, submission, i)
 			if err := w.vault.setSecret(ctx, sname, secrets[envName].Reveal(), map[string]string{"tideline-job": spec.Name}, expiries[envName]); err != nil {
-				w.dropSecrets(ctx, spec.Name, submission, i)
+				abandon(i)
 				return nil, err
 			}
 			refs[envName] = w.vault.secretURI(sname)
@@ -226,23 +241,21 @@ func (w *Workspace) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*pro
 	}
 
 	var created armJob
-	_, err = w.arm.putJSON(ctx, ref, body, &created, http.Header{"If-None-Match": {"*"}})
+	_, err = w.arm.putJSON(ctx, ref, body, &created, nil)
 	if err == nil {
 		return w.jobInfo(&created)
 	}
-	perr := armError(op{what: what, exists: provider.AlreadyExists}, err)
-	code := provider.CodeOf(perr)
-	switch code {
+	perr := armError(op{what: what}, err)
+	var refused bool
+	switch provider.CodeOf(perr) {
 	case provider.InvalidArgument, provider.PermissionDenied, provider.FailedPrecondition,
-		provider.ResourceExhausted, provider.NotFound, provider.Conflict:
-		// The service refused the PUT: no job.
-		w.dropSecrets(ctx, spec.Name, submission, len(secrets))
-		return nil, perr
+		provider.ResourceExhausted, provider.NotFound, provider.Conflict, provider.AlreadyExists:
+		refused = true // the service answered no: the PUT took no effect
 	}
-	// The PUT may have taken effect — an answer lost, a context that
-	// ended after the request went out — or lost a race: the job as it is
-	// now says which, read past the caller's cancellation.
-	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	// The job as it is now says whether the PUT took effect — an answer
+	// lost, a context that ended after the request went out — read past
+	// the caller's cancellation.
+	gctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	var now armJob
 	gerr := w.arm.getJSON(gctx, ref, &now)
@@ -250,14 +263,15 @@ func (w *Workspace) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*pro
 	case gerr == nil && now.Properties.Properties[propSubmission] == submission:
 		return w.jobInfo(&now)
 	case gerr == nil:
+		// Created by another submit that took over this one's claim.
 		w.dropSecrets(ctx, spec.Name, submission, len(secrets))
 		return w.alreadyExists(spec.Name, &now)
-	case provider.CodeOf(armError(op{}, gerr)) == provider.NotFound:
-		w.dropSecrets(ctx, spec.Name, submission, len(secrets))
+	case refused, provider.CodeOf(armError(op{}, gerr)) == provider.NotFound:
+		abandon(len(secrets))
 		return nil, perr
 	}
-	// Whether the job exists is unknown: its secrets stay, since the job
-	// may refer to them.
+	// Whether the job exists is unknown: its secrets and claim stay, since
+	// the job may refer to them.
 	return nil, perr
 }
 

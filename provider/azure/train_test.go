@@ -47,7 +47,7 @@ func (e *armEnv) countRoute(route string) int {
 }
 
 func TestSubmitLostResponseLeavesOneJob(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{}, nil)
+	e := newJobEnv(t, azuretest.Options{}, nil)
 	e.srv.Inject("PUT jobs/{name}", 1, azuretest.Fault{Kind: azuretest.FaultLoseResponse})
 	info, err := e.w.SubmitJob(t.Context(), trainSpec("lost-answer"))
 	e.noToken(t, err)
@@ -69,7 +69,7 @@ func TestSubmitLostResponseLeavesOneJob(t *testing.T) {
 }
 
 func TestSubmitConcurrentSameNameOneJob(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{}, nil)
+	e := newJobEnv(t, azuretest.Options{}, nil)
 	const n = 6
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -101,7 +101,7 @@ func TestSubmitConcurrentSameNameOneJob(t *testing.T) {
 }
 
 func TestSubmitExistingCostsOneCall(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{}, nil)
+	e := newJobEnv(t, azuretest.Options{}, nil)
 	first, err := e.w.SubmitJob(t.Context(), trainSpec("twice"))
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestSubmitExistingCostsOneCall(t *testing.T) {
 }
 
 func TestSubmitFailureLeavesNothing(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{}, nil)
+	e := newJobEnv(t, azuretest.Options{}, nil)
 	e.srv.Inject("PUT jobs/{name}", 10, azuretest.Fault{Kind: azuretest.FaultUnavailable})
 	_, err := e.w.SubmitJob(t.Context(), trainSpec("refused"))
 	e.noToken(t, err)
@@ -132,10 +132,70 @@ func TestSubmitFailureLeavesNothing(t *testing.T) {
 	if len(e.srv.List(azuretest.JobKind, "")) != 0 || len(e.srv.List(azuretest.VaultKind, "")) != 0 {
 		t.Errorf("after the failed submit: %d jobs and %d secrets, want none", len(e.srv.List(azuretest.JobKind, "")), len(e.srv.List(azuretest.VaultKind, "")))
 	}
+	if _, _, err := e.w.readBlob(t.Context(), jobClaimBlob("refused"), "test"); provider.CodeOf(err) != provider.NotFound {
+		t.Errorf("the claim on the name after the failed submit: %v, want it released (NotFound)", err)
+	}
+	// The name is free at once: no wait for a stale claim.
+	e.srv.ClearFaults("PUT jobs/{name}")
+	start := time.Now()
+	if _, err := e.w.SubmitJob(t.Context(), trainSpec("refused")); err != nil {
+		t.Fatalf("the submit after the failed one: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the submit after the failed one took %v", d)
+	}
+}
+
+// writeClaim puts a claim on job's name as another submit would have,
+// claimed at the given time.
+func (e *armEnv) writeClaim(t *testing.T, job string, at time.Time) {
+	t.Helper()
+	b, _ := json.Marshal(jobClaim{Format: 1, Job: job, Submission: "other", Claimed: at})
+	if _, err := e.w.writeBlob(t.Context(), jobClaimBlob(job), b, blobCond{absent: true}, "test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A claim whose submit died before its PUT holds the name for
+// jobClaimTTL; after that the next submit takes it over.
+func TestSubmitTakesOverAnAbandonedClaim(t *testing.T) {
+	e := newJobEnv(t, azuretest.Options{}, nil)
+	e.writeClaim(t, "abandoned", time.Now().Add(-jobClaimTTL-time.Minute))
+	info, err := e.w.SubmitJob(t.Context(), trainSpec("abandoned"))
+	if err != nil {
+		t.Fatalf("SubmitJob over an abandoned claim: %v", err)
+	}
+	if info.State != provider.JobQueued || len(e.srv.List(azuretest.JobKind, "")) != 1 {
+		t.Errorf("state %s, %d jobs; want one queued job", info.State, len(e.srv.List(azuretest.JobKind, "")))
+	}
+	b, _, err := e.w.readBlob(t.Context(), jobClaimBlob("abandoned"), "test")
+	var c jobClaim
+	if err != nil || json.Unmarshal(b, &c) != nil || c.Submission == "other" {
+		t.Errorf("the claim after the takeover: %s %v; want this submit's", b, err)
+	}
+}
+
+// A fresh claim without its job is another submit about to PUT: a submit
+// of the same name waits for that job and creates none of its own.
+func TestSubmitWaitsOnAFreshClaim(t *testing.T) {
+	e := newJobEnv(t, azuretest.Options{}, nil)
+	e.writeClaim(t, "claimed", time.Now())
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := e.w.SubmitJob(ctx, trainSpec("claimed"))
+	if provider.CodeOf(err) != provider.DeadlineExceeded {
+		t.Fatalf("SubmitJob while another holds a fresh claim: %v, want DeadlineExceeded after waiting", err)
+	}
+	if n, m := len(e.srv.List(azuretest.JobKind, "")), len(e.srv.List(azuretest.VaultKind, "")); n != 0 || m != 0 {
+		t.Errorf("%d jobs and %d secrets, want none: the waiting submit wrote nothing", n, m)
+	}
+	if n := e.countRoute("PUT jobs/{name}"); n != 0 {
+		t.Errorf("%d job PUTs, want none", n)
+	}
 }
 
 func TestSubmitRefusesBeforeAnyCall(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{}, nil)
+	e := newJobEnv(t, azuretest.Options{}, nil)
 	for _, tc := range []struct {
 		name string
 		edit func(*provider.JobSpec)
@@ -163,18 +223,18 @@ func TestSubmitRefusesBeforeAnyCall(t *testing.T) {
 	if n := len(e.srv.Requests()); n != 0 {
 		t.Errorf("%d calls for refused specs, want none", n)
 	}
-	noVault := newARMEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) { c.KeyVaultURL = "" })
+	noVault := newJobEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) { c.KeyVaultURL = "" })
 	if _, err := noVault.w.SubmitJob(t.Context(), trainSpec("no-vault")); provider.CodeOf(err) != provider.InvalidArgument || !strings.Contains(err.Error(), "KeyVaultURL") {
 		t.Errorf("secrets without a key vault: %v, want InvalidArgument naming Config.KeyVaultURL", err)
 	}
 	if n := len(noVault.srv.Requests()); n != 0 {
 		t.Errorf("secrets without a key vault: %d calls before the refusal, want none", n)
 	}
-	noCompute := newARMEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) { c.Compute = "" })
+	noCompute := newJobEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) { c.Compute = "" })
 	if _, err := noCompute.w.SubmitJob(t.Context(), trainSpec("no-compute")); provider.CodeOf(err) != provider.InvalidArgument || !strings.Contains(err.Error(), "Config.Compute") {
 		t.Errorf("without a compute: %v, want InvalidArgument naming Config.Compute", err)
 	}
-	gpus := newARMEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) { c.GPUComputes = map[string]string{"A100": "a100-cluster"} })
+	gpus := newJobEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) { c.GPUComputes = map[string]string{"A100": "a100-cluster"} })
 	s := trainSpec("no-h100")
 	s.GPUType = "H100"
 	if _, err := gpus.w.SubmitJob(t.Context(), s); provider.CodeOf(err) != provider.InvalidArgument || !strings.Contains(err.Error(), "H100") {
@@ -183,7 +243,7 @@ func TestSubmitRefusesBeforeAnyCall(t *testing.T) {
 }
 
 func TestJobDefinition(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) {
+	e := newJobEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) {
 		c.GPUComputes = map[string]string{"H100": "h100-cluster"}
 	})
 	s := trainSpec("multi-node")
@@ -257,7 +317,7 @@ func sortedKeysOf[V any](m map[string]V) []string {
 }
 
 func TestJobStatusMapping(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{}, nil)
+	e := newJobEnv(t, azuretest.Options{}, nil)
 	for _, tc := range []struct {
 		status  string
 		started bool
@@ -312,7 +372,7 @@ func TestJobStatusMapping(t *testing.T) {
 
 func TestCancelFollowsOperation(t *testing.T) {
 	for _, style := range []azuretest.LROStyle{azuretest.StyleLocation, azuretest.StyleAsyncOperation} {
-		e := newARMEnv(t, azuretest.Options{OperationPolls: 3}, nil)
+		e := newJobEnv(t, azuretest.Options{OperationPolls: 3}, nil)
 		e.srv.SetLROStyle("POST jobs/{name}/cancel", style)
 		if _, err := e.w.SubmitJob(t.Context(), trainSpec("to-cancel")); err != nil {
 			t.Fatal(err)
@@ -335,7 +395,7 @@ func TestCancelFollowsOperation(t *testing.T) {
 }
 
 func TestDeleteOperationFollowedToItsEnd(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{OperationPolls: 2}, nil)
+	e := newJobEnv(t, azuretest.Options{OperationPolls: 2}, nil)
 	if _, err := e.w.SubmitJob(t.Context(), trainSpec("to-delete")); err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +418,7 @@ func TestDeleteOperationFollowedToItsEnd(t *testing.T) {
 }
 
 func TestCancelWithContextEndingDuringOperation(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{HoldOperations: true}, nil)
+	e := newJobEnv(t, azuretest.Options{HoldOperations: true}, nil)
 	if _, err := e.w.SubmitJob(t.Context(), trainSpec("slow-cancel")); err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +435,7 @@ func TestCancelWithContextEndingDuringOperation(t *testing.T) {
 // connection; the job the first try created is this call's, and a GET
 // says so.
 func TestSubmitEveryAnswerLostFindsItsJob(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{}, nil)
+	e := newJobEnv(t, azuretest.Options{}, nil)
 	e.srv.Inject("PUT jobs/{name}", 10, azuretest.Fault{Kind: azuretest.FaultLoseResponse})
 	info, err := e.w.SubmitJob(t.Context(), trainSpec("all-lost"))
 	if err != nil || info.Spec.Name != "all-lost" {
@@ -390,7 +450,7 @@ func TestSubmitEveryAnswerLostFindsItsJob(t *testing.T) {
 }
 
 func TestListJobsFollowsPagesInCreationOrder(t *testing.T) {
-	e := newARMEnv(t, azuretest.Options{PageSize: 2}, nil)
+	e := newJobEnv(t, azuretest.Options{PageSize: 2}, nil)
 	names := []string{"job-e", "job-d", "job-c", "job-b", "job-a"}
 	for _, n := range names {
 		if _, err := e.w.SubmitJob(t.Context(), trainSpec(n)); err != nil {

@@ -32,13 +32,23 @@
 // after Options.OperationPolls polls, or, with Options.HoldOperations,
 // when FinishOperations is called. Inject makes the next requests of a
 // route fail: 429 with Retry-After, 503, a dropped connection, or a lost
-// answer (the request is applied, then the connection is closed).
+// answer (the request is applied, then the connection is closed);
+// ClearFaults drops those not yet used.
+//
+// # No conditional writes
+//
+// No resource carries an etag and If-Match and If-None-Match are ignored,
+// as in Azure Machine Learning: a guard the service lacks is not one a
+// test may lean on. A job's PUT creates the job; over an existing job it
+// may change the display name, description and tags, and a PUT that
+// repeats the definition (a retry after a lost answer) succeeds without
+// changing anything; any other change of the definition is 400.
 //
 // # Models and data assets
 //
 // Model containers and versions and data containers and versions are
-// served as Azure Machine Learning serves them: no etag on the resources,
-// If-Match and If-None-Match ignored, a PUT creates or replaces. A
+// served as Azure Machine Learning serves them: a PUT creates or
+// replaces. A
 // version's PUT needs its container (404 otherwise); a model container's
 // latestVersion and nextVersion follow its highest whole-number version.
 //

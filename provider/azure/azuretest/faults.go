@@ -47,6 +47,21 @@ func (s *Server) Inject(route string, n int, f Fault) {
 	}
 }
 
+// ClearFaults drops the faults injected for route and not yet used, or
+// those of every route when route is "". It returns how many it dropped.
+func (s *Server) ClearFaults(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for r, q := range s.faults {
+		if route == "" || r == route {
+			n += len(q)
+			delete(s.faults, r)
+		}
+	}
+	return n
+}
+
 // takeFault removes and returns the next fault for route.
 func (s *Server) takeFault(route string) (Fault, bool) {
 	s.mu.Lock()

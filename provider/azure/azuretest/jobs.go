@@ -2,7 +2,10 @@ package azuretest
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -77,9 +80,12 @@ func (s *Server) jobRoutes() {
 	})
 }
 
-// putJob creates a command job, or replaces the definition of an existing
-// one keeping its status, as Azure's PUT does; with If-None-Match: * an
-// existing job is 412 PreconditionFailed instead.
+// putJob creates a command job. Over an existing job it changes the
+// display name, description and tags and keeps the status; a PUT that
+// changes anything else of a job's definition is refused with 400. As in
+// Azure Machine Learning, the PUT has no conditional form: If-Match and
+// If-None-Match are ignored, and a PUT repeating a job's definition (a
+// retry after a lost answer) succeeds without changing it.
 func (s *Server) putJob(r *Request) *Response {
 	name := r.Vars["name"]
 	props, _ := r.JSON["properties"].(map[string]any)
@@ -97,11 +103,10 @@ func (s *Server) putJob(r *Request) *Response {
 	s.Lock()
 	defer s.Unlock()
 	old, exists := s.GetLocked(JobKind, name)
-	if exists && r.Header.Get("If-None-Match") == "*" {
-		return Error(http.StatusPreconditionFailed, "PreconditionFailed", "job "+name+" exists")
-	}
-	if m := r.Header.Get("If-Match"); m != "" && m != "*" && (!exists || m != etagOf(old)) {
-		return Error(http.StatusPreconditionFailed, "PreconditionFailed", "the job's ETag does not match")
+	if exists {
+		if f := immutableChange(old.Request, r.JSON); f != "" {
+			return Error(http.StatusBadRequest, "UserError", "job "+name+" exists and its "+f+" cannot change; submit a new job under another name")
+		}
 	}
 	now := time.Now()
 	res := &Resource{Kind: JobKind, Key: name, Request: r.JSON, Created: now, Extra: map[string]any{"modified": now.UnixNano()}}
@@ -152,10 +157,6 @@ func stampsOf(r *Resource) map[string]any {
 		}
 	}
 	return out
-}
-
-func etagOf(r *Resource) string {
-	return fmt.Sprintf(`"%x"`, r.Extra["modified"])
 }
 
 func jobStatus(r *Resource) string {
@@ -302,4 +303,28 @@ func (s *Server) JobStatus(name string) (string, bool) {
 		return "", false
 	}
 	return jobStatus(res), true
+}
+
+// mutableJobFields are the parts of a job's properties a PUT over an
+// existing job may change.
+var mutableJobFields = map[string]bool{"displayName": true, "description": true, "tags": true}
+
+// immutableChange names the first part of an existing job's definition
+// that next changes, or returns "" when it changes none.
+func immutableChange(prev, next map[string]any) string {
+	p, _ := prev["properties"].(map[string]any)
+	n, _ := next["properties"].(map[string]any)
+	keys := map[string]bool{}
+	for k := range p {
+		keys[k] = true
+	}
+	for k := range n {
+		keys[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if !mutableJobFields[k] && !reflect.DeepEqual(p[k], n[k]) {
+			return "properties." + k
+		}
+	}
+	return ""
 }

@@ -155,24 +155,50 @@ func TestLostResponseAppliesTheRequest(t *testing.T) {
 	}
 }
 
-func TestCreateOnlyPut(t *testing.T) {
+// The job PUT has no conditional form, as in Azure Machine Learning: the
+// conditional headers change nothing, a repeated definition succeeds, and
+// a changed definition of an existing job is refused.
+func TestJobPutIsNotConditional(t *testing.T) {
 	s := NewServer(Options{})
 	defer s.Close()
-	call(t, s, http.MethodPut, jobPath(s, "j"), ARMAudience, validJob())
-	req, _ := http.NewRequest(http.MethodPut, s.URL+jobPath(s, "j"), strings.NewReader(`{"properties":{"jobType":"Command","command":"x","computeId":"c","environmentId":"e"}}`))
-	tok, _ := s.Credential().GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{ARMAudience + "/.default"}})
-	req.Header.Set("Authorization", "Bearer "+tok.Token)
-	req.Header.Set("If-None-Match", "*")
-	resp, err := s.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
+	put := func(body string, h http.Header) int {
+		req, _ := http.NewRequest(http.MethodPut, s.URL+jobPath(s, "j"), strings.NewReader(body))
+		tok, _ := s.Credential().GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{ARMAudience + "/.default"}})
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusPreconditionFailed {
-		t.Fatalf("If-None-Match: * on an existing job: %d, want 412", resp.StatusCode)
+	first, _ := json.Marshal(validJob())
+	if st := put(string(first), http.Header{"If-Match": {`"no-such-etag"`}}); st != http.StatusCreated {
+		t.Fatalf("a new job's PUT with a stale If-Match: %d, want 201 (the header is ignored)", st)
+	}
+	if st := put(string(first), http.Header{"If-None-Match": {"*"}}); st != http.StatusOK {
+		t.Fatalf("the same definition again with If-None-Match: *: %d, want 200 (the header is ignored)", st)
+	}
+	changed := validJob()
+	changed["properties"].(map[string]any)["command"] = "python other.py"
+	b, _ := json.Marshal(changed)
+	if st := put(string(b), nil); st != http.StatusBadRequest {
+		t.Fatalf("a changed command over an existing job: %d, want 400", st)
 	}
 	if def, _ := s.JobDefinition("j"); def["properties"].(map[string]any)["command"] != "python train.py" {
 		t.Error("the refused PUT replaced the job")
+	}
+	retagged := validJob()
+	retagged["properties"].(map[string]any)["tags"] = map[string]any{"team": "risk"}
+	b, _ = json.Marshal(retagged)
+	if st := put(string(b), nil); st != http.StatusOK {
+		t.Fatalf("new tags over an existing job: %d, want 200", st)
+	}
+	if len(s.List(JobKind, "")) != 1 {
+		t.Errorf("%d jobs, want 1", len(s.List(JobKind, "")))
 	}
 }
 
@@ -200,5 +226,21 @@ func TestAPIVersionIsChecked(t *testing.T) {
 		if status, _, _ := call(t, s, http.MethodGet, p, ARMAudience, nil); status != want {
 			t.Errorf("api-version %q: %d, want %d", v, status, want)
 		}
+	}
+}
+
+func TestClearFaults(t *testing.T) {
+	s := NewServer(Options{})
+	defer s.Close()
+	s.Inject("PUT jobs/{name}", 3, Fault{Kind: FaultUnavailable})
+	s.Inject("GET jobs/{name}", 1, Fault{Kind: FaultUnavailable})
+	if n := s.ClearFaults("PUT jobs/{name}"); n != 3 {
+		t.Errorf("ClearFaults dropped %d, want 3", n)
+	}
+	if status, _, _ := call(t, s, http.MethodPut, jobPath(s, "j"), ARMAudience, validJob()); status != http.StatusCreated {
+		t.Errorf("a PUT after its faults were cleared: %d, want 201", status)
+	}
+	if n := s.ClearFaults(""); n != 1 {
+		t.Errorf("ClearFaults(\"\") dropped %d, want the GET's 1", n)
 	}
 }
