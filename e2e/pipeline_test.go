@@ -3,8 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,8 +26,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tideline-ml/tideline/audit"
+	"github.com/tideline-ml/tideline/internal/azuritetest"
 	"github.com/tideline-ml/tideline/internal/kubetest"
-	"github.com/tideline-ml/tideline/internal/testenv"
 	"github.com/tideline-ml/tideline/lineage"
 	"github.com/tideline-ml/tideline/lineage/lineagetest"
 	"github.com/tideline-ml/tideline/mlops"
@@ -42,12 +40,10 @@ import (
 	"github.com/tideline-ml/tideline/secret"
 )
 
-// Azurite's account is Microsoft's documented development account; its key
-// is published and works against the emulator alone.
+// Azurite's account and key, from the emulator's documentation.
 const (
-	devAccount = "devstoreaccount1"
-	devKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-	azuriteEnv = "TIDELINE_AZURITE_BLOB_URL"
+	devAccount = azuritetest.Account
+	devKey     = azuritetest.Key
 )
 
 // The image the policy allows, pinned by digest, as in the quickstart.
@@ -63,36 +59,16 @@ var (
 	westEurope = mlops.Location{Provider: "azure", Region: "westeurope"}
 )
 
-// azurite returns the emulator's blob endpoint, or ends the test by
-// testenv's rule when there is none.
-func azurite(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv(azuriteEnv)
-	if u == "" {
-		testenv.Missing(t, "Azurite is not running: %s is empty; run the tests with make test, which installs and starts it (or start azurite-blob yourself and set %s to http://127.0.0.1:PORT/%s)", azuriteEnv, azuriteEnv, devAccount)
-	}
-	return strings.TrimRight(u, "/")
-}
+func azurite(t *testing.T) string { t.Helper(); return azuritetest.URL(t) }
 
-// newContainer creates a container of the test's own on Azurite and removes
-// it when the test ends.
 func newContainer(t *testing.T, accountURL string) string {
 	t.Helper()
-	var b [6]byte
-	rand.Read(b[:])
-	name := "e2e-" + hex.EncodeToString(b[:])
-	c, err := container.NewClientWithSharedKeyCredential(accountURL+"/"+name, sharedKey(t), nil)
-	require.NoError(t, err)
-	_, err = c.Create(context.Background(), nil)
-	require.NoError(t, err, "creating container %s on Azurite", name)
-	t.Cleanup(func() { c.Delete(context.Background(), nil) })
-	return name
+	return azuritetest.NewContainer(t, accountURL)
 }
 
 func sharedKey(t *testing.T) *container.SharedKeyCredential {
-	k, err := container.NewSharedKeyCredential(devAccount, devKey)
-	require.NoError(t, err)
-	return k
+	t.Helper()
+	return azuritetest.SharedKey(t)
 }
 
 // tokenRecorder hands out the contract server's tokens and remembers each,

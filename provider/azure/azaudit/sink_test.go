@@ -3,13 +3,10 @@ package azaudit
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,32 +19,22 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/appendblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/tideline-ml/tideline/audit"
-	"github.com/tideline-ml/tideline/internal/testenv"
+	"github.com/tideline-ml/tideline/internal/azuritetest"
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/secret"
 )
 
-// The emulator's account is Microsoft's documented development account; its
-// key is published and works against the emulator alone.
+// The emulator's development account and key.
 const (
-	devAccount = "devstoreaccount1"
-	devKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-	azuriteEnv = "TIDELINE_AZURITE_BLOB_URL"
+	devAccount = azuritetest.Account
+	devKey     = azuritetest.Key
 )
 
 var testKey = secret.NewSecret("0123456789abcdef0123456789abcdef")
 
-func azurite(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv(azuriteEnv)
-	if u == "" {
-		testenv.Missing(tb, "Azurite is not running: %s is empty; run the tests with make test, which installs and starts it (or start azurite-blob yourself and set %s to http://127.0.0.1:PORT/%s)", azuriteEnv, azuriteEnv, devAccount)
-	}
-	return strings.TrimRight(u, "/")
-}
+func azurite(tb testing.TB) string { tb.Helper(); return azuritetest.URL(tb) }
 
 func sharedKey(tb testing.TB) *blob.SharedKeyCredential {
 	tb.Helper()
@@ -63,18 +50,7 @@ func sharedKey(tb testing.TB) *blob.SharedKeyCredential {
 func newBlobURL(tb testing.TB) string {
 	tb.Helper()
 	accountURL := azurite(tb)
-	var b [6]byte
-	rand.Read(b[:])
-	name := "audit-" + hex.EncodeToString(b[:])
-	c, err := container.NewClientWithSharedKeyCredential(accountURL+"/"+name, sharedKey(tb), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := c.Create(context.Background(), nil); err != nil {
-		tb.Fatalf("creating container %s on Azurite: %v", name, err)
-	}
-	tb.Cleanup(func() { c.Delete(context.Background(), nil) })
-	return accountURL + "/" + name + "/tideline.jsonl"
+	return accountURL + "/" + azuritetest.NewContainer(tb, accountURL) + "/tideline.jsonl"
 }
 
 func client(tb testing.TB, blobURL string, tr policy.Transporter, retry *policy.RetryOptions) *appendblob.Client {
