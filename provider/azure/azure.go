@@ -292,6 +292,10 @@ type Workspace struct {
 	gpuComputes map[string]string
 	// envs holds the images whose environment version this value wrote.
 	envs sync.Map
+	// unsettled holds, by job name, the submissions of this value whose
+	// SubmitJob ended without knowing whether the job was made
+	// (*unsettledSubmission): their claims may be taken over at once.
+	unsettled sync.Map
 }
 
 // NewWorkspace returns a Workspace for cfg: the storage settings as New

@@ -281,8 +281,10 @@
 // creates the claim PUTs the job, and the others wait for that job and
 // return AlreadyExists with it. A claim whose job has not appeared
 // within two minutes (its submitter died between claim and PUT) is taken
-// over by the next submit, with If-Match on the claim's ETag; a submit
-// that created no job releases its claim at once. A submission id in the
+// over by the next submit, with If-Match on the claim's ETag (at once
+// when an earlier call through the same Workspace left it and ended not
+// knowing whether its job was made); a submit that created no job
+// releases its claim at once. A submission id in the
 // job's properties tells, after a failed PUT, whether the job that exists
 // is this call's. A submit of an existing name costs one GET; a new job a
 // GET, the claim and the PUT, with the environment and key vault writes

@@ -39,6 +39,17 @@ type jobClaim struct {
 
 func jobClaimBlob(job string) string { return jobClaimPrefix + job }
 
+// unsettledSubmission is a submission of this Workspace value whose
+// SubmitJob returned without knowing whether its PUT made the job: its
+// claim and its secrets stayed. Its call has ended, so no PUT of it is
+// still to come; a later submit of the same name through this value may
+// take its claim over without waiting for the claim to go stale, and
+// then deletes its secrets.
+type unsettledSubmission struct {
+	submission string
+	secrets    int
+}
+
 // claimJob makes name this submission's to create. It returns the claim's
 // ETag; or, when the job exists by now (created by another submit, or
 // outside Tideline), the job with an AlreadyExists error; or the error
@@ -74,11 +85,19 @@ func (w *Workspace) claimJob(ctx context.Context, name, submission, what string)
 			return "", nil, rerr
 		}
 		var cur jobClaim
-		if json.Unmarshal(b, &cur) != nil || time.Since(cur.Claimed) > jobClaimTTL {
-			// Abandoned (or unreadable): take it over, if no one else
-			// does first.
+		bad := json.Unmarshal(b, &cur) != nil
+		mine, _ := w.unsettled.Load(name)
+		ownEarlier := !bad && mine != nil && mine.(*unsettledSubmission).submission == cur.Submission
+		if bad || ownEarlier || time.Since(cur.Claimed) > jobClaimTTL {
+			// Abandoned, unreadable, or left by an earlier submit of this
+			// value that has ended: take it over, if no one else does
+			// first.
 			etag, err := w.writeBlob(ctx, blobName, rec, blobCond{ifMatch: curTag}, what+" (taking over an abandoned claim)")
 			if err == nil {
+				if ownEarlier {
+					w.unsettled.CompareAndDelete(name, mine)
+					w.dropSecrets(ctx, name, cur.Submission, mine.(*unsettledSubmission).secrets)
+				}
 				return etag, nil, nil
 			}
 			if provider.CodeOf(err) != provider.Conflict {

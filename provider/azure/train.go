@@ -155,7 +155,10 @@ var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // job's properties. Of concurrent submits of one name, one claims it and
 // PUTs; the others wait until that job appears and return AlreadyExists
 // with it. A claim left by a submit that died before its PUT holds the
-// name for two minutes, then the next submit takes it over.
+// name for two minutes, then the next submit takes it over; one left by
+// an earlier call through this Workspace value whose outcome stayed
+// unknown (below) is taken over at once, so that a retry after such a
+// failure does not wait.
 //
 // SecretEnv values and the inputs' read grants are written to the
 // workspace's key vault (Config.KeyVaultURL) as secrets named after the
@@ -271,7 +274,9 @@ func (w *Workspace) SubmitJob(ctx context.Context, spec *provider.JobSpec) (*pro
 		return nil, perr
 	}
 	// Whether the job exists is unknown: its secrets and claim stay, since
-	// the job may refer to them.
+	// the job may refer to them. A later submit of the name through this
+	// value may take the claim over at once (see unsettledSubmission).
+	w.unsettled.Store(spec.Name, &unsettledSubmission{submission: submission, secrets: len(secrets)})
 	return nil, perr
 }
 

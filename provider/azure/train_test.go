@@ -3,11 +3,16 @@ package azure
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/azure/azuretest"
@@ -144,6 +149,64 @@ func TestSubmitFailureLeavesNothing(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the submit after the failed one took %v", d)
 	}
+}
+
+// A submit whose PUT and the GET after it both failed does not know
+// whether its job exists, and keeps its claim and secrets. Retried through
+// the same Workspace once the service is back, it takes its own claim over
+// at once rather than waiting for it to go stale, and the job is made once.
+func TestSubmitRetryAfterUnknownOutcomeDoesNotWait(t *testing.T) {
+	cut := &cutJobTransport{job: "unsettled"}
+	e := newJobEnv(t, azuretest.Options{}, func(c *Config, _ *azuretest.Server) {
+		cut.inner = c.ClientOptions.Transport
+		c.ClientOptions.Transport = cut
+	})
+	cut.on.Store(true)
+	_, err := e.w.SubmitJob(t.Context(), trainSpec("unsettled"))
+	if provider.CodeOf(err) != provider.Unavailable {
+		t.Fatalf("SubmitJob with the service gone: %v, want Unavailable", err)
+	}
+	if n := len(e.srv.List(azuretest.VaultKind, "")); n != 2 {
+		t.Fatalf("%d secrets after the unknown outcome, want its 2 kept", n)
+	}
+	cut.on.Store(false)
+	ctx, cancel := context.WithTimeout(t.Context(), jobClaimTTL/4)
+	defer cancel()
+	start := time.Now()
+	if _, err := e.w.SubmitJob(ctx, trainSpec("unsettled")); err != nil {
+		t.Fatalf("the retry once the service is back: %v (after %v)", err, time.Since(start))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the retry took %v; it waited for its own claim", d)
+	}
+	if n := len(e.srv.List(azuretest.JobKind, "")); n != 1 {
+		t.Errorf("%d jobs, want 1", n)
+	}
+	if n := len(e.srv.List(azuretest.VaultKind, "")); n != 2 {
+		t.Errorf("%d secrets, want the job's 2: the first submit's are deleted", n)
+	}
+}
+
+// cutJobTransport, while on, fails every PUT of one job's resource and
+// every GET of it after such a PUT, as a connection to a service that has
+// gone away would.
+type cutJobTransport struct {
+	inner      policy.Transporter
+	job        string
+	on, sawPut atomic.Bool
+}
+
+func (c *cutJobTransport) Do(req *http.Request) (*http.Response, error) {
+	if c.on.Load() && strings.Contains(req.URL.Path, "/workspaces/") && strings.HasSuffix(req.URL.Path, "/jobs/"+c.job) {
+		switch {
+		case req.Method == http.MethodPut:
+			c.sawPut.Store(true)
+			return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+		case req.Method == http.MethodGet && c.sawPut.Load():
+			return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+		}
+	}
+	return c.inner.Do(req)
 }
 
 // writeClaim puts a claim on job's name as another submit would have,
