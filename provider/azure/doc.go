@@ -324,4 +324,31 @@
 // and whose storage is Azurite, where the claims' and guard blobs' leases
 // and ETags are real; so do the job tests, since a job's claim lives in
 // the storage account.
+//
+// # What only a live account can show
+//
+// The requests are checked against Microsoft's REST examples for
+// api-version 2025-12-01, and storage runs on Azurite; what the services
+// do beyond that is the tests' model of them:
+//
+//   - Azure Machine Learning's answer to a PUT over an existing job: the
+//     contract server lets display name, description and tags change and
+//     refuses any other change with 400, and applies a repeated definition
+//     as a no-op; SubmitJob's claim keeps two of its own PUTs of one name
+//     from ever meeting there, so only a job made outside Tideline would;
+//   - job status transitions, long-running operations' timing, and the
+//     error codes ARM uses for quota and throttling, mapped as documented
+//     under Errors;
+//   - the job's code reading its secrets: SecretsEnvVar names key vault
+//     URIs, which the compute's managed identity must be allowed to read;
+//   - user-delegation SAS, whose request shape alone is tested (Azurite
+//     issues no user-delegation keys);
+//   - Blob Storage's leases, ETags and block commits, as Azurite
+//     implements them, and immutability policies on the audit log's
+//     container, which Azurite does not enforce;
+//   - Entra ID tokens from a real tenant: the tests get theirs through
+//     azidentity from a local token endpoint, with the claims a tenant
+//     issues for an application;
+//   - managed online endpoints' limits (20 deployments by default quota,
+//     mirror traffic up to 50%), taken from Azure's documentation.
 package azure

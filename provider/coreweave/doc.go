@@ -153,4 +153,24 @@
 // one, and one more when the watch is cut. Pod logs are not read there:
 // without a kubelet there are none, so the suite's logs tests pass without
 // content, which the fake cluster checks.
+//
+// # What only a live cluster can show
+//
+// The tests above prove the objects, the permissions and the API traffic;
+// they cannot prove what the cluster's controllers do with them:
+//
+//   - scheduling: that the instance-type affinity and nvidia.com/gpu
+//     limits of the GPU table land on the intended nodes of a region, and
+//     that a multi-node PyTorchJob or TrainJob starts its workers
+//     together;
+//   - the Job controller, the Kubeflow training operator and KServe's
+//     controller writing status as the tests play it: the conditions and
+//     their order, retries counted against backoffLimit, revisions and
+//     canary traffic reported by an InferenceService;
+//   - KServe's canary split in Knative mode, and the Standard mode's one
+//     revision, as served traffic rather than as fields;
+//   - pod logs, which need a kubelet;
+//   - CoreWeave's own sign-in (CKS tokens and their expiry): the tests use
+//     static bearer tokens, through the same client-go configuration;
+//   - the region read from real nodes' labels.
 package coreweave
