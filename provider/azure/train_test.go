@@ -68,6 +68,10 @@ func TestSubmitLostResponseLeavesOneJob(t *testing.T) {
 	if n := e.countRoute("PUT jobs/{name}"); n != 2 {
 		t.Errorf("%d PUTs, want the lost one and its retry", n)
 	}
+	// The job's claim lives beside the datasets, not among them.
+	if ds, err := e.w.ListDatasets(t.Context(), ""); err != nil || len(ds) != 0 {
+		t.Errorf("ListDatasets after a submit: %d datasets, %v; want none", len(ds), err)
+	}
 	if n := len(e.srv.List(azuretest.VaultKind, "")); n != 2 {
 		t.Errorf("%d secrets in the key vault, want 2 (the secret env and the grant), none left over", n)
 	}
