@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/tideline-ml/tideline/provider"
 	"github.com/tideline-ml/tideline/provider/azure"
@@ -26,7 +23,7 @@ import (
 // through the server's hooks.
 type workspaceHarness struct {
 	tb      testing.TB
-	storage *azuriteHarness // nil: training alone, with an unused account URL
+	storage *azuriteHarness
 	srv     *azuretest.Server
 }
 
@@ -36,33 +33,20 @@ func newWorkspaceHarness(tb testing.TB, storage *azuriteHarness) *workspaceHarne
 }
 
 func (h *workspaceHarness) Capabilities() []provider.Capability {
-	if h.storage == nil {
-		return []provider.Capability{provider.CapTrainer}
-	}
 	return []provider.Capability{provider.CapDataStore, provider.CapTrainer, provider.CapGrants, provider.CapRegistry, provider.CapLatestModel, provider.CapServing}
 }
 
 func (h *workspaceHarness) config() azure.Config {
-	var cfg azure.Config
-	if h.storage != nil {
-		cfg = h.storage.config()
-	} else {
-		k, _ := container.NewSharedKeyCredential(devAccount, devKey)
-		cfg = azure.Config{AccountURL: "https://acct.blob.core.windows.net", Container: "data", Region: "westeurope", SharedKey: k}
-	}
+	cfg := h.storage.config()
 	o := h.srv.Options()
 	cfg.Credential = h.srv.Credential()
 	cfg.SubscriptionID, cfg.ResourceGroup, cfg.Workspace = o.SubscriptionID, o.ResourceGroup, o.Workspace
 	cfg.ARMEndpoint, cfg.KeyVaultURL = h.srv.URL, h.srv.URL
 	cfg.Compute = "gpu-cluster"
 	cfg.PollInterval = 5 * time.Millisecond
-	if h.storage == nil {
-		cfg.ClientOptions = h.srv.ClientOptions()
-	} else {
-		// One transport for both: the server's client trusts its own
-		// certificate and speaks plain HTTP to Azurite.
-		cfg.ClientOptions.Transport = h.srv.Client()
-	}
+	// One transport for both: the server's client trusts its own
+	// certificate and speaks plain HTTP to Azurite.
+	cfg.ClientOptions.Transport = h.srv.Client()
 	return cfg
 }
 
@@ -156,25 +140,18 @@ func (h *workspaceHarness) InspectJob(_ context.Context, _ provider.Provider, na
 }
 
 func (h *workspaceHarness) UseGrant(ctx context.Context, p provider.Provider, g provider.Grant, op providertest.GrantOp, name, version string, data []byte) ([]byte, error) {
-	if h.storage == nil {
-		return nil, fmt.Errorf("the harness does not claim grants")
-	}
 	return h.storage.UseGrant(ctx, p, g, op, name, version, data)
 }
 
-// TestWorkspaceConformance runs the conformance suite on one Workspace
-// value: training on the contract server, and, when the emulator is
-// running, everything that needs storage on Azurite — the DataStore,
-// Grants, Registry and Serving groups. Without it
-// the Trainer group runs alone, and the check that the harness claims
-// every capability of the provider ends by testenv's rule (a skip, or a
-// failure under TIDELINE_INTEGRATION=required).
+// TestWorkspaceConformance runs the whole conformance suite on one
+// Workspace value, every capability claimed: Resource Manager is the
+// contract server, storage is Azurite (datasets, grants, the registry's
+// records, the endpoints' guards and the jobs' claims). Without the
+// emulator it ends by testenv's rule: a skip, or a failure under
+// TIDELINE_INTEGRATION=required.
 func TestWorkspaceConformance(t *testing.T) {
-	var storage *azuriteHarness
-	if u := os.Getenv(azuriteEnv); u != "" {
-		accountURL := azurite(t)
-		storage = &azuriteHarness{accountURL: accountURL, container: newContainer(t, accountURL)}
-	}
+	accountURL := azurite(t)
+	storage := &azuriteHarness{accountURL: accountURL, container: newContainer(t, accountURL)}
 	providertest.RunConformanceTests(t, func(_ context.Context, tb testing.TB) (providertest.Harness, error) {
 		return newWorkspaceHarness(tb, storage), nil
 	}, &providertest.Options{Parallel: true, Timeout: 30 * time.Second})
