@@ -4,13 +4,15 @@
 // The endpoint comes from the environment variable TIDELINE_AZURITE_BLOB_URL
 // (http://127.0.0.1:PORT/devstoreaccount1). When it is empty, URL ends the
 // test by testenv.Missing's rule: a skip, or a failure when
-// TIDELINE_INTEGRATION=required.
+// TIDELINE_INTEGRATION=required. RunExample runs an example that needs the
+// emulator and returns what it printed.
 package azuritetest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -67,4 +69,24 @@ func NewContainer(tb testing.TB, accountURL string) string {
 	}
 	tb.Cleanup(func() { c.Delete(context.Background(), nil) })
 	return name
+}
+
+// RunExample runs an example function that needs the emulator (one that
+// go test compiles but cannot run, since it has no fixed endpoint) and
+// returns what it printed to standard output.
+func RunExample(tb testing.TB, example func()) string {
+	tb.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	done := make(chan []byte)
+	go func() { b, _ := io.ReadAll(r); done <- b }()
+	func() {
+		defer func() { os.Stdout = stdout; w.Close() }()
+		example()
+	}()
+	return string(<-done)
 }

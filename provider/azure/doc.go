@@ -30,6 +30,12 @@
 // metadata that does not fit once encoded — the contract's largest plain
 // metadata (provider.MaxMetaTotalLen bytes) always fits.
 //
+// A Workspace keeps, in the same container and apart from the datasets
+// (ListDatasets reads datasets/ alone), the guards Azure Machine Learning
+// lacks: registry/models/ for the model registry's records and aliases,
+// registry/jobs/<job> for the claims that make a job's creation
+// exclusive, serving/ for the endpoints' guards and deployments' metadata.
+//
 // # Uploads
 //
 // PutDataset reads the content once, in blocks of Config.BlockSize,

@@ -52,8 +52,8 @@ type unsettledSubmission struct {
 
 // claimJob makes name this submission's to create. It returns the claim's
 // ETag; or, when the job exists by now (created by another submit, or
-// outside Tideline), the job with an AlreadyExists error; or the error
-// that stopped it. It waits while another submit holds a fresh claim
+// outside Tideline), that job, for the caller's AlreadyExists; or the
+// error that stopped it. It waits while another submit holds a fresh claim
 // without a job yet, until that job appears, the claim goes stale, or ctx
 // ends.
 func (w *Workspace) claimJob(ctx context.Context, name, submission, what string) (string, *armJob, error) {
@@ -106,13 +106,9 @@ func (w *Workspace) claimJob(ctx context.Context, name, submission, what string)
 		}
 		// Another submit holds a fresh claim and is about to PUT the job.
 		// Wait for it: 10 ms doubling to 1 s, with jitter.
-		pause := min(10*time.Millisecond<<min(round, 7), time.Second)
-		t := time.NewTimer(pause/2 + rand.N(pause/2))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return "", nil, provider.CheckContext(ctx)
-		case <-t.C:
+		bound := min(10*time.Millisecond<<min(round, 7), time.Second)
+		if err := pause(ctx, bound/2+rand.N(bound/2)); err != nil {
+			return "", nil, err
 		}
 	}
 }

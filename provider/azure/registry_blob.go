@@ -108,8 +108,12 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // a concurrent writer: a random pause up to a bound that doubles with each
 // round, from 2 ms to 64 ms.
 func backoff(ctx context.Context, round int) error {
-	limit := time.Millisecond << min(round, 6)
-	t := time.NewTimer(time.Duration(rand.Int64N(int64(limit))) + time.Millisecond)
+	return pause(ctx, time.Millisecond+rand.N(time.Millisecond<<min(round, 6)))
+}
+
+// pause waits d, or until ctx ends (then its error).
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

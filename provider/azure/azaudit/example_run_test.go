@@ -1,8 +1,6 @@
 package azaudit_test
 
 import (
-	"io"
-	"os"
 	"testing"
 
 	"github.com/tideline-ml/tideline/internal/azuritetest"
@@ -20,19 +18,7 @@ func TestExample(t *testing.T) {
 	exampleBlobURL = accountURL + "/" + name + "/example.jsonl"
 	defer func() { exampleBlobURL = old }()
 
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout := os.Stdout
-	os.Stdout = w
-	done := make(chan []byte)
-	go func() { b, _ := io.ReadAll(r); done <- b }()
-	func() {
-		defer func() { os.Stdout = stdout; w.Close() }()
-		Example()
-	}()
-	got := string(<-done)
+	got := azuritetest.RunExample(t, Example)
 	const want = "1 dataset.create\n2 job.submit\nverified up to record 2\n"
 	if got != want {
 		t.Errorf("Example printed\n%s\nwant\n%s", got, want)

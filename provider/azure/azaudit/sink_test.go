@@ -26,23 +26,13 @@ import (
 	"github.com/tideline-ml/tideline/secret"
 )
 
-// The emulator's development account and key.
-const (
-	devAccount = azuritetest.Account
-	devKey     = azuritetest.Key
-)
-
 var testKey = secret.NewSecret("0123456789abcdef0123456789abcdef")
 
 func azurite(tb testing.TB) string { tb.Helper(); return azuritetest.URL(tb) }
 
 func sharedKey(tb testing.TB) *blob.SharedKeyCredential {
 	tb.Helper()
-	k, err := blob.NewSharedKeyCredential(devAccount, devKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return k
+	return azuritetest.SharedKey(tb)
 }
 
 // newBlobURL creates a container of the test's own and returns the URL of
